@@ -1,0 +1,80 @@
+"""bounded-lr-resolver: declare an LR range, get exact, validated step-decay schedulers.
+
+Public API (imported lazily, so ``import bounded_lr_resolver`` stays cheap and torch is only
+loaded when the scheduler is used):
+
+- :func:`build_scheduler` and :class:`BoundedLR` (torch),
+- :func:`register_resolvers` and the resolver functions (OmegaConf),
+- :class:`Schedule`, :func:`gamma`, :func:`step_size`, :func:`milestones` (pure math),
+- :func:`lr_curve` (vectorized closed form, numpy),
+- the error types in :mod:`bounded_lr_resolver.errors`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__all__ = [
+    "BoundedLR",
+    "BoundedLRError",
+    "BoundsError",
+    "BoundsTypeError",
+    "ResolverConflictError",
+    "ResumeMismatchError",
+    "Schedule",
+    "build_scheduler",
+    "gamma",
+    "lr_curve",
+    "lr_gamma",
+    "lr_milestones",
+    "lr_step",
+    "milestones",
+    "register_resolvers",
+    "step_size",
+]
+
+_HOME = {
+    "BoundedLR": "scheduler",
+    "build_scheduler": "scheduler",
+    "register_resolvers": "resolvers",
+    "lr_gamma": "resolvers",
+    "lr_step": "resolvers",
+    "lr_milestones": "resolvers",
+    "Schedule": "bounds",
+    "gamma": "bounds",
+    "step_size": "bounds",
+    "milestones": "bounds",
+    "lr_curve": "curve",
+    "BoundedLRError": "errors",
+    "BoundsError": "errors",
+    "BoundsTypeError": "errors",
+    "ResolverConflictError": "errors",
+    "ResumeMismatchError": "errors",
+}
+
+if TYPE_CHECKING:
+    from bounded_lr_resolver.bounds import Schedule, gamma, milestones, step_size
+    from bounded_lr_resolver.curve import lr_curve
+    from bounded_lr_resolver.errors import (
+        BoundedLRError,
+        BoundsError,
+        BoundsTypeError,
+        ResolverConflictError,
+        ResumeMismatchError,
+    )
+    from bounded_lr_resolver.resolvers import lr_gamma, lr_milestones, lr_step, register_resolvers
+    from bounded_lr_resolver.scheduler import BoundedLR, build_scheduler
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module 'bounded_lr_resolver' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"bounded_lr_resolver.{home}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,502 @@
+"""The pure core: validate LR bounds and derive gamma, step size, milestones and the LR at any step.
+
+This module imports neither torch nor omegaconf (nor numpy): the Hydra plugin imports it in every
+Hydra app on the machine, so it must stay cheap. Every other module builds on these functions.
+
+The schedule, in one formula. With ``W = warmup_steps``, ``D = max_steps - W`` decay steps,
+``m = n_updates`` decays and ``P`` plateaus (``P = m`` when the LR reaches ``final_lr`` after
+``max_steps`` scheduler steps, the seed's and torch's convention; ``P = m + 1`` when the last
+training step, ``max_steps - 1``, already trains at ``final_lr``):
+
+.. math::
+
+    \\gamma = (\\eta_f / \\eta_0)^{1/m}, \\qquad
+    k(t) = \\min\\left(m, \\left\\lfloor \\frac{(t - W + 1) P - 1}{D} \\right\\rfloor\\right), \\qquad
+    \\eta(t) = \\begin{cases}
+        \\eta_0 \\left(f + (1 - f) \\tfrac{t}{W}\\right) & t < W \\\\
+        \\max(\\eta_f, \\eta_0 \\gamma^{k(t)}) & k(t) < m \\\\
+        \\eta_f & k(t) = m
+    \\end{cases}
+
+The decays happen at the milestones ``W + floor(i * D / P)`` for ``i = 1..m``. ``kind="step"``
+requires ``D`` to be a multiple of ``P`` (milestones every ``D / P`` steps); ``kind="multistep"``
+takes any ``D >= P``; ``kind="exponential"`` decays on every step (``m = D``, or ``D - 1`` when
+the last training step must train at ``final_lr``).
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import sys
+from dataclasses import dataclass, field
+from typing import Final, Literal
+
+from bounded_lr_resolver.errors import bad_type, bad_value
+
+__all__ = [
+    "FINAL_LR_AT",
+    "KINDS",
+    "MAX_COUNT",
+    "MAX_MILESTONES",
+    "Schedule",
+    "check_count",
+    "check_lr",
+    "gamma",
+    "milestones",
+    "step_size",
+]
+
+Kind = Literal["step", "multistep", "exponential"]
+FinalLRAt = Literal["max_steps", "last_step"]
+
+KINDS: Final = ("step", "multistep", "exponential")
+"""The decay shapes: every ``step_size`` steps, at ``n_updates`` milestones, or every step."""
+
+FINAL_LR_AT: Final = ("max_steps", "last_step")
+"""When the LR equals ``final_lr``: after ``max_steps`` scheduler steps, or already at the last
+training step ``max_steps - 1``."""
+
+MAX_COUNT: Final = 2**53
+"""Largest step or update count: every whole float up to here is exact in float64."""
+
+MAX_MILESTONES: Final = 10_000_000
+"""Largest milestone list we materialize (a list of 10**7 ints is ~80 MB)."""
+
+_MIN_LR: Final = sys.float_info.min
+_GAMMA_CHECK_RTOL: Final = 1e-9
+
+
+def check_lr(where: str, name: str, value: object) -> float:
+    """Return ``value`` as a float if it is a usable learning rate, else raise.
+
+    A learning rate is an int or float (not a bool or text), finite, and a normal positive
+    float64 (at least ``2.2250738585072014e-308``).
+
+    >>> check_lr("lr_gamma", "final_lr", 1e-4)
+    0.0001
+    >>> check_lr("lr_gamma", "final_lr", 0)
+    Traceback (most recent call last):
+    ...
+    bounded_lr_resolver.errors.BoundsError: lr_gamma: final_lr must be a finite number > 0, got final_lr=0
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise bad_type(where, name, "a number (int or float)", value, _hint_for(value))
+    number = float(value)
+    if not math.isfinite(number) or number <= 0:
+        raise bad_value(where, name, "a finite number > 0", {name: value})
+    if number < _MIN_LR:
+        raise bad_value(
+            where,
+            name,
+            f"a normal float64 (>= {_MIN_LR!r})",
+            {name: value},
+            "Subnormal learning rates lose precision",
+        )
+    return number
+
+
+def _hint_for(value: object) -> str | None:
+    if isinstance(value, str):
+        return "Write the number without quotes, e.g. 1e-4"
+    if value is None:
+        return "Give the value in the config or on the command line"
+    return None
+
+
+def check_count(where: str, name: str, value: object, *, minimum: int = 1) -> int:
+    """Return ``value`` as an int if it is a whole number in ``[minimum, 2**53]``, else raise.
+
+    Whole floats are accepted because the resolver grammar parses ``1e6`` as a float.
+
+    >>> check_count("lr_step", "max_steps", 1e6)
+    1000000
+    >>> check_count("lr_step", "n_updates", 1.5)
+    Traceback (most recent call last):
+    ...
+    bounded_lr_resolver.errors.BoundsError: lr_step: n_updates must be a whole number, got n_updates=1.5
+    """
+    if isinstance(value, bool) or isinstance(value, (str, bytes)) or value is None:
+        raise bad_type(where, name, "a whole number", value, _hint_for(value))
+    if isinstance(value, float):
+        if not math.isfinite(value) or not value.is_integer():
+            raise bad_value(where, name, "a whole number", {name: value})
+        if value > MAX_COUNT:
+            raise bad_value(where, name, f"<= 2**53 = {MAX_COUNT}", {name: value})
+        count = int(value)
+    else:
+        try:
+            count = operator.index(value)  # type: ignore[arg-type]
+        except TypeError:
+            raise bad_type(where, name, "a whole number", value) from None
+    if count < minimum:
+        raise bad_value(where, name, f"a whole number >= {minimum}", {name: value})
+    if count > MAX_COUNT:
+        raise bad_value(where, name, f"<= 2**53 = {MAX_COUNT}", {name: value})
+    return count
+
+
+def _check_choice(where: str, name: str, value: object, choices: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value not in choices:
+        raise bad_value(where, name, f"one of {list(choices)}", {name: value})
+    return value
+
+
+def _check_factor(where: str, name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise bad_type(where, name, "a number in [0, 1]", value)
+    number = float(value)
+    if not 0.0 <= number <= 1.0:  # also rejects NaN
+        raise bad_value(where, name, "a number in [0, 1]", {name: value})
+    return number
+
+
+def _check_range(where: str, initial_lr: float, final_lr: float) -> None:
+    if final_lr > initial_lr:
+        raise bad_value(
+            where,
+            "final_lr",
+            "in (0, initial_lr]",
+            {"final_lr": final_lr, "initial_lr": initial_lr},
+            "A bounded decay ends at or below where it starts; were the two swapped?",
+        )
+
+
+def _derive_gamma(where: str, initial_lr: float, final_lr: float, n_updates: int) -> float:
+    result: float = (final_lr / initial_lr) ** (1.0 / n_updates)
+    if result <= 0.0 or not math.isclose(
+        initial_lr * result**n_updates, final_lr, rel_tol=_GAMMA_CHECK_RTOL
+    ):
+        raise bad_value(
+            where,
+            "final_lr / initial_lr",
+            "reachable as gamma**n_updates in float64",
+            {"initial_lr": initial_lr, "final_lr": final_lr, "n_updates": n_updates},
+            "The range is too wide for float64; narrow it or use fewer updates",
+        )
+    return min(result, 1.0)
+
+
+def gamma(initial_lr: object, final_lr: object, n_updates: object, *, where: str = "lr_gamma") -> float:
+    """Return the per-decay factor that takes ``initial_lr`` to ``final_lr`` in ``n_updates`` decays.
+
+    .. math:: \\gamma = (\\eta_f / \\eta_0)^{1 / m}
+
+    Args:
+        initial_lr: the LR before the first decay, ``> 0``.
+        final_lr: the LR after the last decay, in ``(0, initial_lr]``.
+        n_updates: how many times the LR is multiplied by gamma, a whole number ``>= 1``.
+        where: the name used in error messages.
+
+    Returns:
+        gamma in ``(0, 1]``.
+
+    Examples:
+        >>> round(gamma(0.1, 1e-4, 10_000), 12)
+        0.999309463003
+    """
+    eta0 = check_lr(where, "initial_lr", initial_lr)
+    eta_f = check_lr(where, "final_lr", final_lr)
+    count = check_count(where, "n_updates", n_updates)
+    _check_range(where, eta0, eta_f)
+    return _derive_gamma(where, eta0, eta_f, count)
+
+
+def _plateaus(n_updates: int, final_lr_at: str) -> int:
+    return n_updates + 1 if final_lr_at == "last_step" else n_updates
+
+
+def _check_phases(
+    where: str, max_steps: int, n_updates: int, warmup_steps: int, final_lr_at: str
+) -> int:
+    """Validate warmup and n_updates against max_steps; return the number of decay steps."""
+    if warmup_steps >= max_steps:
+        raise bad_value(
+            where,
+            "warmup_steps",
+            "in [0, max_steps)",
+            {"warmup_steps": warmup_steps, "max_steps": max_steps},
+            "Warmup must leave steps for the decay",
+        )
+    decay_steps = max_steps - warmup_steps
+    plateaus = _plateaus(n_updates, final_lr_at)
+    if plateaus > decay_steps:
+        limit = "max_steps - warmup_steps" if warmup_steps else "max_steps"
+        if final_lr_at == "last_step":
+            limit += " - 1 (final_lr_at='last_step' keeps one step before the first decay)"
+        raise bad_value(
+            where,
+            "n_updates",
+            f"<= {limit}",
+            {"n_updates": n_updates, "max_steps": max_steps, "warmup_steps": warmup_steps},
+            "There cannot be more decays than steps",
+        )
+    return decay_steps
+
+
+def _check_common(
+    where: str, max_steps: object, n_updates: object, warmup_steps: object, final_lr_at: object
+) -> tuple[int, int, int, int, str]:
+    steps = check_count(where, "max_steps", max_steps)
+    count = check_count(where, "n_updates", n_updates)
+    warmup = check_count(where, "warmup_steps", warmup_steps, minimum=0)
+    at = _check_choice(where, "final_lr_at", final_lr_at, FINAL_LR_AT)
+    decay_steps = _check_phases(where, steps, count, warmup, at)
+    return steps, count, warmup, decay_steps, at
+
+
+def _check_divisible(
+    where: str, max_steps: int, n_updates: int, warmup_steps: int, final_lr_at: str
+) -> int:
+    decay_steps = max_steps - warmup_steps
+    plateaus = _plateaus(n_updates, final_lr_at)
+    if decay_steps % plateaus:
+        span = "max_steps - warmup_steps" if warmup_steps else "max_steps"
+        divisor = "n_updates + 1" if final_lr_at == "last_step" else "n_updates"
+        raise bad_value(
+            where,
+            span,
+            f"a multiple of {divisor} for an evenly stepped decay",
+            {"max_steps": max_steps, "n_updates": n_updates, "warmup_steps": warmup_steps},
+            "Use kind='multistep' (resolver lr_milestones, config scheduler=bounded_multistep),"
+            " which spreads exactly n_updates decays over any number of steps",
+        )
+    return decay_steps // plateaus
+
+
+def step_size(
+    max_steps: object,
+    n_updates: object,
+    warmup_steps: object = 0,
+    final_lr_at: object = "max_steps",
+    *,
+    where: str = "lr_step",
+) -> int:
+    """Return the number of steps between decays for an evenly stepped (StepLR) decay.
+
+    .. math:: n = (M - W) / P
+
+    Args:
+        max_steps: the training length ``M`` in scheduler steps.
+        n_updates: the number of decays ``m``.
+        warmup_steps: steps of linear warmup ``W`` before the decay starts (default 0).
+        final_lr_at: ``"max_steps"`` (``P = m``, the seed's and torch's convention) or
+            ``"last_step"`` (``P = m + 1``: step ``M - 1`` already trains at ``final_lr``).
+        where: the name used in error messages.
+
+    Returns:
+        The step size as an int. Raises if ``M - W`` is not a multiple of ``P``.
+
+    Examples:
+        >>> step_size(1e6, 1e4)
+        100
+        >>> step_size(12, 3, 0, "last_step")
+        3
+    """
+    steps, count, warmup, _, at = _check_common(where, max_steps, n_updates, warmup_steps, final_lr_at)
+    return _check_divisible(where, steps, count, warmup, at)
+
+
+def milestones(
+    max_steps: object,
+    n_updates: object,
+    warmup_steps: object = 0,
+    final_lr_at: object = "max_steps",
+    *,
+    where: str = "lr_milestones",
+) -> list[int]:
+    """Return the ``n_updates`` steps at which the LR decays, strictly increasing and evenly spread.
+
+    .. math:: s_i = W + \\lfloor i (M - W) / P \\rfloor, \\quad i = 1, \\dots, m
+
+    The milestones lie in ``(W, M]``; the last one is ``M`` (``final_lr_at="max_steps"``) or
+    ``M - 1`` or earlier (``"last_step"``). They equal ``StepLR``'s decays when ``M - W`` is a
+    multiple of ``P``, and feed ``torch.optim.lr_scheduler.MultiStepLR`` directly.
+
+    Examples:
+        >>> milestones(10, 3)
+        [3, 6, 10]
+        >>> milestones(12, 3, 0, "last_step")
+        [3, 6, 9]
+    """
+    steps, count, warmup, decay_steps, at = _check_common(
+        where, max_steps, n_updates, warmup_steps, final_lr_at
+    )
+    if count > MAX_MILESTONES:
+        raise bad_value(
+            where,
+            "n_updates",
+            f"<= {MAX_MILESTONES} to build a milestone list",
+            {"n_updates": count},
+            "Use kind='exponential' or kind='step', which need no list",
+        )
+    plateaus = _plateaus(count, at)
+    del steps
+    return [warmup + (i * decay_steps) // plateaus for i in range(1, count + 1)]
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A validated bounded schedule: warmup, then ``n_updates`` decays from initial_lr to final_lr.
+
+    Construction validates every field (raising :class:`~bounded_lr_resolver.errors.BoundsError`
+    or :class:`~bounded_lr_resolver.errors.BoundsTypeError` with ``where`` in the message) and
+    normalizes counts to ints. For ``kind="exponential"``, ``n_updates`` may be ``None`` and is
+    then the number of decay steps (``max_steps - warmup_steps``, one less for ``"last_step"``).
+
+    Examples:
+        >>> s = Schedule(initial_lr=0.1, final_lr=1e-4, max_steps=12, n_updates=3)
+        >>> [s.lr_at(t) for t in (0, 4, 11, 12)] == [0.1, 0.1 * s.gamma, 0.1 * s.gamma**2, 1e-4]
+        True
+        >>> s = Schedule(initial_lr=0.1, final_lr=1e-4, max_steps=12, n_updates=3, final_lr_at="last_step")
+        >>> s.lr_at(11)
+        0.0001
+    """
+
+    initial_lr: float
+    final_lr: float
+    max_steps: int
+    n_updates: int | None
+    kind: Kind = "step"
+    final_lr_at: FinalLRAt = "max_steps"
+    warmup_steps: int = 0
+    warmup_start_factor: float = 0.0
+    where: str = field(default="Schedule", compare=False, repr=False)
+    # Derived in __post_init__ and kept flat so that lr_at, called on every scheduler step, is cheap.
+    _count: int = field(init=False, repr=False, compare=False)
+    _gamma: float = field(init=False, repr=False, compare=False)
+    _plateaus: int = field(init=False, repr=False, compare=False)
+    _decay_steps: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        where = self.where
+        kind = _check_choice(where, "kind", self.kind, KINDS)
+        at = _check_choice(where, "final_lr_at", self.final_lr_at, FINAL_LR_AT)
+        eta0 = check_lr(where, "initial_lr", self.initial_lr)
+        eta_f = check_lr(where, "final_lr", self.final_lr)
+        steps = check_count(where, "max_steps", self.max_steps)
+        warmup = check_count(where, "warmup_steps", self.warmup_steps, minimum=0)
+        factor = _check_factor(where, "warmup_start_factor", self.warmup_start_factor)
+        _check_range(where, eta0, eta_f)
+        n_updates: object = self.n_updates
+        if kind == "exponential":
+            n_updates = self._exponential_updates(steps, warmup, at)
+        count = check_count(where, "n_updates", n_updates)
+        _check_phases(where, steps, count, warmup, at)
+        if kind == "step":
+            _check_divisible(where, steps, count, warmup, at)
+        for name, value in (
+            ("initial_lr", eta0),
+            ("final_lr", eta_f),
+            ("max_steps", steps),
+            ("n_updates", count),
+            ("warmup_steps", warmup),
+            ("warmup_start_factor", factor),
+            ("_gamma", _derive_gamma(where, eta0, eta_f, count)),
+            ("_count", count),
+            ("_plateaus", _plateaus(count, at)),
+            ("_decay_steps", steps - warmup),
+        ):
+            object.__setattr__(self, name, value)
+
+    def _exponential_updates(self, steps: int, warmup: int, at: str) -> int:
+        derived = steps - warmup - (1 if at == "last_step" else 0)
+        if derived < 1:
+            raise bad_value(
+                self.where,
+                "max_steps - warmup_steps",
+                ">= 2 for kind='exponential' with final_lr_at='last_step'",
+                {"max_steps": steps, "warmup_steps": warmup},
+            )
+        given = self.n_updates
+        if given is None:
+            return derived
+        count = check_count(self.where, "n_updates", given)
+        if count != derived:
+            what = "max_steps - warmup_steps" + (" - 1" if at == "last_step" else "")
+            raise bad_value(
+                self.where,
+                "n_updates",
+                f"{what} = {derived} for kind='exponential', which decays on every step",
+                {"n_updates": given, "max_steps": steps, "warmup_steps": warmup},
+                f"Set n_updates={derived} (or leave it out), or use kind='step' or 'multistep'",
+            )
+        return count
+
+    @property
+    def gamma(self) -> float:
+        """The per-decay factor ``(final_lr / initial_lr) ** (1 / n_updates)``."""
+        return self._gamma
+
+    @property
+    def count(self) -> int:
+        """``m``: the number of decays (``n_updates`` after normalization, never None)."""
+        return self._count
+
+    @property
+    def decay_steps(self) -> int:
+        """``D = max_steps - warmup_steps``: the steps over which the decays are spread."""
+        return self._decay_steps
+
+    @property
+    def plateaus(self) -> int:
+        """``P``: ``n_updates`` or ``n_updates + 1`` for ``final_lr_at="last_step"``."""
+        return self._plateaus
+
+    @property
+    def step_size(self) -> int | None:
+        """Steps between decays when they are evenly spaced (always for ``kind="step"``), else None."""
+        size, rest = divmod(self.decay_steps, self.plateaus)
+        return None if rest else size
+
+    @property
+    def last_decay_step(self) -> int:
+        """The step at which the LR first equals ``final_lr``."""
+        return self.warmup_steps + (self.count * self.decay_steps) // self.plateaus
+
+    def milestones(self) -> list[int]:
+        """The decay steps, as :func:`milestones` gives them (including the warmup offset)."""
+        return milestones(
+            self.max_steps, self.count, self.warmup_steps, self.final_lr_at, where=self.where
+        )
+
+    def decays_at(self, step: int) -> int:
+        """How many decays have happened by scheduler step ``step`` (0 during warmup)."""
+        tau = step - self.warmup_steps
+        if tau < 0:
+            return 0
+        return min(self._count, ((tau + 1) * self._plateaus - 1) // self._decay_steps)
+
+    def lr_at(self, step: int, base_lr: float | None = None) -> float:
+        """The LR after ``step`` scheduler steps, i.e. the LR that training step ``step`` uses.
+
+        Args:
+            step: a scheduler step count ``>= 0``. Past the end the LR holds at ``final_lr``.
+            base_lr: a param group's own initial LR; the group then ends at
+                ``base_lr * final_lr / initial_lr``. Defaults to ``initial_lr``.
+        """
+        if base_lr is None or base_lr == self.initial_lr:
+            base, final = self.initial_lr, self.final_lr
+        else:
+            base, final = base_lr, base_lr * (self.final_lr / self.initial_lr)
+        warmup = self.warmup_steps
+        if step < warmup:
+            factor = self.warmup_start_factor
+            return base * (factor + (1.0 - factor) * step / warmup)
+        k = ((step - warmup + 1) * self._plateaus - 1) // self._decay_steps
+        if k >= self._count:
+            return final
+        return max(final, base * self._gamma**k)
+
+    def bounds(self) -> dict[str, object]:
+        """The declared fields as plain data (for checkpoints, summaries and CSV headers)."""
+        return {
+            "initial_lr": self.initial_lr,
+            "final_lr": self.final_lr,
+            "max_steps": self.max_steps,
+            "n_updates": self.count,
+            "kind": self.kind,
+            "final_lr_at": self.final_lr_at,
+            "warmup_steps": self.warmup_steps,
+            "warmup_start_factor": self.warmup_start_factor,
+        }

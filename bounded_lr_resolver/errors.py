@@ -1,0 +1,76 @@
+"""The package's one error policy: exception types and the message format.
+
+Every bad input raises one of these. Each subclasses both :class:`BoundedLRError`
+(catch everything from this package) and the matching builtin (``ValueError`` or
+``TypeError``), so existing ``except ValueError`` blocks keep working.
+
+Messages always read ``<where>: <argument> must be <rule>, got <argument>=<value>``,
+optionally followed by a hint that says how to fix it.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BoundedLRError",
+    "BoundsError",
+    "BoundsTypeError",
+    "ResolverConflictError",
+    "ResolverConflictWarning",
+    "ResumeMismatchError",
+    "bad_type",
+    "bad_value",
+]
+
+
+class BoundedLRError(Exception):
+    """Base class of every error this package raises."""
+
+
+class BoundsError(BoundedLRError, ValueError):
+    """A value is of the right type but breaks a rule (range, ordering, divisibility)."""
+
+
+class BoundsTypeError(BoundedLRError, TypeError):
+    """A value has the wrong type (text, bool, None or a list where a number belongs)."""
+
+
+class ResolverConflictError(BoundedLRError, ValueError):
+    """A different resolver is already registered under one of our names."""
+
+
+class ResolverConflictWarning(UserWarning):
+    """The Hydra plugin kept a resolver that was registered under one of our names before it loaded."""
+
+
+class ResumeMismatchError(BoundedLRError, ValueError):
+    """A scheduler checkpoint was saved under different bounds than the config declares."""
+
+
+def _format(where: str, name: str, rule: str, got: dict[str, object], hint: str | None) -> str:
+    shown = ", ".join(f"{key}={value!r}" for key, value in got.items())
+    message = f"{where}: {name} must be {rule}, got {shown}"
+    return f"{message}. {hint}" if hint else message
+
+
+def bad_value(
+    where: str,
+    name: str,
+    rule: str,
+    got: dict[str, object],
+    hint: str | None = None,
+) -> BoundsError:
+    """Build (not raise) a :class:`BoundsError` in the package's message format."""
+    return BoundsError(_format(where, name, rule, got, hint))
+
+
+def bad_type(
+    where: str,
+    name: str,
+    rule: str,
+    value: object,
+    hint: str | None = None,
+) -> BoundsTypeError:
+    """Build (not raise) a :class:`BoundsTypeError` naming the received type."""
+    got: dict[str, object] = {name: value}
+    message = _format(where, name, rule, got, None) + f" ({type(value).__name__})"
+    return BoundsTypeError(f"{message}. {hint}" if hint else message)

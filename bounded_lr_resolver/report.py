@@ -1,0 +1,190 @@
+"""Turn a schedule into what a person reads: the summary table, ``schedule.csv`` and ``schedule.png``.
+
+Everything here works from the closed form (:func:`~bounded_lr_resolver.curve.lr_curve`), so a
+10**6-step preview costs milliseconds. Files are written atomically (temporary file, then rename):
+an interrupted run never leaves a half-written file under the final name.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from bounded_lr_resolver.bounds import Schedule
+
+__all__ = ["BoundsCheck", "check_bounds", "csv_steps", "key_steps", "summary", "write_csv", "write_png"]
+
+MAX_CSV_ROWS = 20_000
+
+
+def key_steps(schedule: Schedule) -> dict[str, int]:
+    """The steps a person asks about, by label (labels of one step joined), in step order."""
+    labelled = [("start", 0)]
+    if schedule.warmup_steps:
+        labelled.append(("end of warmup", schedule.warmup_steps))
+    labelled += [
+        ("first decay", schedule.warmup_steps + schedule.decay_steps // schedule.plateaus),
+        ("first step at final_lr", schedule.last_decay_step),
+        ("last training step", schedule.max_steps - 1),
+        ("after max_steps", schedule.max_steps),
+    ]
+    by_step: dict[int, list[str]] = {}
+    for label, step in labelled:
+        by_step.setdefault(step, []).append(label)
+    return {", ".join(labels): step for step, labels in sorted(by_step.items())}
+
+
+@dataclass(frozen=True)
+class BoundsCheck:
+    """What the closed-form curve over ``0..max_steps`` shows about the declared bounds."""
+
+    starts_at_initial: bool
+    never_increases_after_warmup: bool
+    within_bounds_after_warmup: bool
+    decays: int
+    reaches_final: bool
+
+    @property
+    def ok(self) -> bool:
+        """All checks hold (the decay count is compared by :func:`check_bounds`' caller)."""
+        return (
+            self.starts_at_initial
+            and self.never_increases_after_warmup
+            and self.within_bounds_after_warmup
+            and self.reaches_final
+        )
+
+
+def check_bounds(schedule: Schedule, curve: npt.NDArray[np.float64]) -> BoundsCheck:
+    """Check ``curve`` (the LR at steps ``0..max_steps``) against the schedule's declared bounds."""
+    decay = curve[schedule.warmup_steps :]
+    final_step = schedule.last_decay_step
+    expected_start = schedule.initial_lr * (schedule.warmup_start_factor if schedule.warmup_steps else 1.0)
+    return BoundsCheck(
+        starts_at_initial=bool(curve[0] == expected_start),
+        never_increases_after_warmup=bool(np.all(np.diff(decay) <= 0)),
+        within_bounds_after_warmup=bool(
+            np.all(decay <= schedule.initial_lr) and np.all(decay >= schedule.final_lr)
+        ),
+        decays=int(np.count_nonzero(np.diff(decay) < 0)),
+        reaches_final=bool(curve[final_step] == schedule.final_lr and curve[-1] == schedule.final_lr),
+    )
+
+
+def summary(schedule: Schedule, curve: npt.NDArray[np.float64], check: BoundsCheck, verified: str) -> str:
+    """The terminal summary: derived values, the LR at the key steps, and whether the bounds hold."""
+    s = schedule
+    lines = [
+        f"bounded-lr: {s.kind} decay {s.initial_lr:g} -> {s.final_lr:g} over {s.max_steps} steps"
+        + (f" after {s.warmup_steps} warmup steps" if s.warmup_steps else ""),
+        f"  gamma        {s.gamma!r}  (= (final_lr / initial_lr) ** (1 / n_updates))",
+    ]
+    if s.step_size is not None:
+        lines.append(f"  step_size    {s.step_size}")
+    if s.kind == "multistep":
+        shown = s.milestones()[:3] if s.count <= 10**6 else []
+        lines.append(f"  milestones   {shown} ... {s.last_decay_step}  ({s.count} in all)")
+    lines.append(f"  decays       {s.count}  (final_lr_at={s.final_lr_at})")
+    lines.append(f"  {'step':>12}  {'lr':<24} when")
+    for label, step in key_steps(s).items():
+        lines.append(f"  {step:>12}  {float(curve[step])!r:<24} {label}")
+    expected = s.count if s.final_lr < s.initial_lr else 0
+    ok = check.ok and check.decays == expected
+    lines.append(
+        f"  bounds       {'HOLD' if ok else 'BROKEN'}: starts at {float(curve[0])!r}, never increases after "
+        f"warmup: {check.never_increases_after_warmup}, within [final_lr, initial_lr]: "
+        f"{check.within_bounds_after_warmup}, decays: {check.decays}/{expected}, "
+        f"final_lr from step {s.last_decay_step}: {check.reaches_final}"
+    )
+    lines.append(f"  verified     {verified}")
+    return "\n".join(lines)
+
+
+def csv_steps(schedule: Schedule, curve: npt.NDArray[np.float64], max_rows: int = MAX_CSV_ROWS) -> npt.NDArray[np.int64]:
+    """The steps written to the CSV: every step where the LR changes, plus the key steps.
+
+    The LR is constant between consecutive rows, so the CSV describes the whole schedule. When
+    that takes more than ``max_rows`` rows (an exponential decay changes on every step), the
+    rows are an even sample instead, still with every key step.
+    """
+    changes = np.flatnonzero(np.diff(curve) != 0) + 1
+    if changes.size + 8 > max_rows:
+        changes = np.unique(np.linspace(0, schedule.max_steps, max_rows, dtype=np.int64))
+    keys = np.fromiter(key_steps(schedule).values(), np.int64)
+    return np.unique(np.concatenate([changes.astype(np.int64), keys]))
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    os.close(handle)
+    try:
+        write(Path(temporary))
+        os.chmod(temporary, 0o666 & ~_umask())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def write_csv(path: Path, steps: npt.NDArray[np.int64], columns: dict[str, npt.NDArray[np.float64]]) -> None:
+    """Write ``step`` and one LR column per entry of ``columns`` (exact, 17 significant digits)."""
+    header = ",".join(["step", *columns])
+    body = np.column_stack([steps.astype(np.float64), *columns.values()])
+
+    def write(temporary: Path) -> None:
+        with temporary.open("w", encoding="utf-8") as stream:
+            stream.write(header + "\n")
+            for row in body:
+                stream.write(f"{int(row[0])}," + ",".join(repr(float(v)) for v in row[1:]) + "\n")
+
+    _atomic_write(path, write)
+
+
+def write_png(path: Path, curves: dict[str, tuple[Schedule, npt.NDArray[np.float64]]], title: str) -> None:
+    """Plot one or more schedules (label -> (schedule, LR at 0..max_steps)) on a log-scale LR axis."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(9, 5), dpi=110)
+    for label, (schedule, curve) in curves.items():
+        steps = csv_steps(schedule, curve, max_rows=5_000)
+        line = axes.step(steps, curve[steps], where="post", label=label, linewidth=1.6)[0]
+        color = line.get_color()
+        axes.axhline(schedule.initial_lr, color=color, linestyle=":", linewidth=0.9)
+        axes.axhline(schedule.final_lr, color=color, linestyle="--", linewidth=0.9)
+        if schedule.warmup_steps:
+            axes.axvspan(0, schedule.warmup_steps, color=color, alpha=0.08)
+        axes.axvline(schedule.last_decay_step, color=color, linestyle="-.", linewidth=0.7)
+    axes.set_yscale("log")
+    axes.set_xlabel("scheduler step (= training step using that LR)")
+    axes.set_ylabel("learning rate (log scale)")
+    axes.set_title(title, fontsize=10)
+    axes.grid(True, which="both", alpha=0.25)
+    axes.plot([], [], color="grey", linestyle=":", label="initial_lr")
+    axes.plot([], [], color="grey", linestyle="--", label="final_lr")
+    axes.plot([], [], color="grey", linestyle="-.", label="first step at final_lr")
+    axes.legend(fontsize=8, loc="lower left")
+    figure.tight_layout()
+
+    def write(temporary: Path) -> None:
+        figure.savefig(temporary, format="png")
+
+    try:
+        _atomic_write(path, write)
+    finally:
+        plt.close(figure)

@@ -1,0 +1,124 @@
+"""OmegaConf resolvers ``lr_gamma``, ``lr_step`` and ``lr_milestones``, and their one registration.
+
+The resolvers are thin, typed wrappers over :mod:`bounded_lr_resolver.bounds`: they validate
+every argument (raising this package's errors, which OmegaConf wraps and shows with the config
+key) and never cache, because Hydra copies resolver caches between sweep jobs.
+
+:func:`register_resolvers` is the only place names are bound. It is safe to call any number of
+times and never replaces a resolver of the same name that someone else registered.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any, Final, Literal
+
+from omegaconf import OmegaConf
+
+from bounded_lr_resolver import bounds
+from bounded_lr_resolver.errors import ResolverConflictError
+
+__all__ = ["RESOLVERS", "lr_gamma", "lr_milestones", "lr_step", "register_resolvers"]
+
+
+def lr_gamma(initial_lr: object, final_lr: object, n_updates: object) -> float:
+    """``${lr_gamma:initial_lr,final_lr,n_updates}``: the decay factor ``(final/initial)**(1/n)``.
+
+    >>> round(lr_gamma(0.1, 1e-4, 10000), 12)
+    0.999309463003
+    """
+    return bounds.gamma(initial_lr, final_lr, n_updates, where="lr_gamma")
+
+
+def lr_step(
+    max_steps: object,
+    n_updates: object,
+    warmup_steps: object = 0,
+    final_lr_at: object = "max_steps",
+) -> int:
+    """``${lr_step:max_steps,n_updates[,warmup_steps[,final_lr_at]]}``: StepLR's step_size, an int.
+
+    >>> lr_step(1e6, 1e4)
+    100
+    """
+    return bounds.step_size(max_steps, n_updates, warmup_steps, final_lr_at, where="lr_step")
+
+
+def lr_milestones(
+    max_steps: object,
+    n_updates: object,
+    warmup_steps: object = 0,
+    final_lr_at: object = "max_steps",
+) -> list[int]:
+    """``${lr_milestones:max_steps,n_updates[,warmup_steps[,final_lr_at]]}``: MultiStepLR milestones.
+
+    >>> lr_milestones(10, 3)
+    [3, 6, 10]
+    """
+    return bounds.milestones(max_steps, n_updates, warmup_steps, final_lr_at, where="lr_milestones")
+
+
+RESOLVERS: Final[dict[str, Callable[..., Any]]] = {
+    "lr_gamma": lr_gamma,
+    "lr_step": lr_step,
+    "lr_milestones": lr_milestones,
+}
+"""Every resolver this package registers, by name."""
+
+# OmegaConf 2.4 deprecates register_new_resolver; on <= 2.3 register_resolver is a legacy API.
+_HAS_NEW_API: Final = "annotation_validation" in inspect.signature(OmegaConf.register_resolver).parameters
+
+
+def _registered_function(name: str) -> object:
+    """The function behind the resolver ``name`` (unwrapped from OmegaConf's closure), or None."""
+    wrapper = OmegaConf._get_resolver(name)  # noqa: SLF001 - no public getter exists
+    if wrapper is None:
+        return None
+    cells = dict(zip(wrapper.__code__.co_freevars, wrapper.__closure__ or (), strict=True))
+    cell = cells.get("resolver")
+    return wrapper if cell is None else cell.cell_contents
+
+
+def _bind(name: str, function: Callable[..., Any]) -> None:
+    if _HAS_NEW_API:
+        OmegaConf.register_resolver(  # type: ignore[call-arg, unused-ignore]
+            name, function, replace=True, use_cache=False, annotation_validation="off"
+        )
+    else:
+        OmegaConf.register_new_resolver(name, function, replace=True, use_cache=False)
+
+
+def register_resolvers(
+    *, replace: bool = False, on_conflict: Literal["raise", "skip"] = "raise"
+) -> list[str]:
+    """Register ``lr_gamma``, ``lr_step`` and ``lr_milestones`` with OmegaConf.
+
+    Calling it again is a no-op. A resolver of the same name registered by someone else is a
+    conflict: it is replaced only with ``replace=True``; otherwise ``on_conflict="raise"``
+    raises :class:`~bounded_lr_resolver.errors.ResolverConflictError` before anything is
+    registered, and ``on_conflict="skip"`` registers the other names and leaves it in place.
+
+    Returns:
+        The names that were skipped because of a conflict (empty unless ``on_conflict="skip"``).
+    """
+    if on_conflict not in ("raise", "skip"):
+        raise ResolverConflictError(
+            f"register_resolvers: on_conflict must be one of ['raise', 'skip'], got on_conflict={on_conflict!r}"
+        )
+    foreign = [
+        name
+        for name, function in RESOLVERS.items()
+        if _registered_function(name) not in (None, function)
+    ]
+    if foreign and not replace and on_conflict == "raise":
+        raise ResolverConflictError(
+            f"register_resolvers: resolver names {foreign} must be free or ours, but another "
+            "resolver is already registered under them. Rename yours, or call "
+            "bounded_lr_resolver.register_resolvers(replace=True) to use ours"
+        )
+    skipped = [] if replace else foreign
+    for name, function in RESOLVERS.items():
+        if name not in skipped and _registered_function(name) is not function:
+            _bind(name, function)
+    return skipped
