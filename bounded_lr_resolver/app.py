@@ -19,6 +19,7 @@ import numpy.typing as npt
 import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
+from packaging.version import Version
 
 from bounded_lr_resolver.bounds import Schedule
 from bounded_lr_resolver.curve import lr_curve
@@ -26,7 +27,7 @@ from bounded_lr_resolver.report import check_bounds, csv_steps, key_steps, summa
 from bounded_lr_resolver.scheduler import BoundedLR
 from bounded_lr_resolver.trusted import instantiate_trusted
 
-__all__ = ["config_dir", "main", "run"]
+__all__ = ["config_dir", "hydra_main_kwargs", "main", "run"]
 
 
 def config_dir() -> str:
@@ -100,9 +101,14 @@ def _task(cfg: DictConfig) -> None:
     run(cfg)
 
 
+def hydra_main_kwargs() -> dict[str, Any]:
+    """``version_base`` for ``hydra.main``: required (else a warning) before 1.4, deprecated from 1.4."""
+    return {"version_base": "1.3"} if Version(hydra.__version__).release[:2] < (1, 4) else {}
+
+
 def main() -> None:
     """Console-script entry point: ``bounded-lr [overrides]``."""
-    hydra.main(config_path=config_dir(), config_name="config", version_base="1.3")(_task)()
+    hydra.main(config_path=config_dir(), config_name="config", **hydra_main_kwargs())(_task)()
 
 
 if __name__ == "__main__":

@@ -65,6 +65,7 @@ MAX_MILESTONES: Final = 10_000_000
 
 _MIN_LR: Final = sys.float_info.min
 _GAMMA_CHECK_RTOL: Final = 1e-9
+_MIN_DECAY: Final = 1e-15  # 1 - gamma below ~4.5 float64 ulps cannot give n distinct decays
 
 
 def check_lr(where: str, name: str, value: object) -> float:
@@ -173,6 +174,14 @@ def _derive_gamma(where: str, initial_lr: float, final_lr: float, n_updates: int
             "reachable as gamma**n_updates in float64",
             {"initial_lr": initial_lr, "final_lr": final_lr, "n_updates": n_updates},
             "The range is too wide for float64; narrow it or use fewer updates",
+        )
+    if final_lr < initial_lr and result > 1.0 - _MIN_DECAY:
+        raise bad_value(
+            where,
+            "final_lr / initial_lr",
+            f"small enough for n_updates distinct decays in float64 (gamma <= 1 - {_MIN_DECAY:g})",
+            {"initial_lr": initial_lr, "final_lr": final_lr, "n_updates": n_updates, "gamma": result},
+            "Use fewer updates, or final_lr=initial_lr for a constant LR",
         )
     return min(result, 1.0)
 

@@ -1,0 +1,77 @@
+"""Shared test fixtures: a clean resolver registry, and real Hydra apps run as subprocesses."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import hydra
+import pytest
+from omegaconf import OmegaConf
+from omegaconf.basecontainer import BaseContainer
+from packaging.version import Version
+
+HYDRA_14 = Version(hydra.__version__).release[:2] >= (1, 4)
+# What a user on each stack writes: version_base is required on 1.3 and deprecated on 1.4.
+MAIN_KWARGS = "" if HYDRA_14 else ', version_base="1.3"'
+
+
+@pytest.fixture
+def clean_resolvers() -> Iterator[None]:
+    """Save and restore OmegaConf's global resolver registry around a test."""
+    saved = dict(BaseContainer._resolvers)
+    for name in ("lr_gamma", "lr_step", "lr_milestones"):
+        OmegaConf.clear_resolver(name)
+    yield
+    BaseContainer._resolvers.clear()
+    BaseContainer._resolvers.update(saved)
+
+
+@pytest.fixture
+def registered(clean_resolvers: None) -> None:
+    from bounded_lr_resolver import register_resolvers
+
+    register_resolvers()
+
+
+def write_app(directory: Path, body: str, configs: dict[str, str], name: str = "my_app.py") -> Path:
+    """Write a user's Hydra app (``body`` is the task function's body) and its YAML configs.
+
+    The app never imports bounded_lr_resolver unless ``body`` does: resolvers and the shipped
+    config group must come from the installed plugin alone.
+    """
+    source = (
+        "import hydra\n"
+        "from omegaconf import DictConfig, OmegaConf\n\n"
+        f'@hydra.main(config_path="conf", config_name="config"{MAIN_KWARGS})\n'
+        "def main(cfg: DictConfig) -> None:\n"
+        + textwrap.indent(textwrap.dedent(body).strip() + "\n", "    ")
+        + '\n\nif __name__ == "__main__":\n    main()\n'
+    )
+    (directory / name).write_text(source, encoding="utf-8")
+    for relative, text in configs.items():
+        path = directory / "conf" / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return directory / name
+
+
+def run(args: list[str], cwd: Path, check: bool = True, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    """Run a command as a user would; fail on a non-zero exit (if ``check``) or on any warning."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("HYDRA_")}
+    env["HYDRA_FULL_ERROR"] = "0"
+    env["PYTHONUNBUFFERED"] = "1"
+    result = subprocess.run(args, cwd=cwd, capture_output=True, text=True, env=env, timeout=timeout)
+    output = result.stdout + result.stderr
+    if check:
+        assert result.returncode == 0, output
+        assert "warn" not in output.lower(), output
+    return result
+
+
+def run_app(app: Path, *overrides: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return run([sys.executable, str(app), *overrides], cwd=app.parent, check=check)
