@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import subprocess
 import sys
@@ -36,6 +37,14 @@ def registered(clean_resolvers: None) -> None:
     from bounded_lr_resolver import register_resolvers
 
     register_resolvers()
+
+
+def register_foreign(name: str, function: object) -> None:
+    """Register a resolver the way a user would on the installed OmegaConf, without warnings."""
+    if "annotation_validation" in inspect.signature(OmegaConf.register_resolver).parameters:
+        OmegaConf.register_resolver(name, function, annotation_validation="off")  # type: ignore[call-arg]
+    else:
+        OmegaConf.register_new_resolver(name, function)  # type: ignore[arg-type]
 
 
 def write_app(directory: Path, body: str, configs: dict[str, str], name: str = "my_app.py") -> Path:

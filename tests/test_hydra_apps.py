@@ -1,0 +1,145 @@
+"""Real Hydra apps, written as users write them, run as subprocesses on the installed package."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import HYDRA_14, run_app, write_app
+
+SEED_GAMMA = 0.999309463003
+
+PRINT_RESOLVED = "print('RESOLVED', __import__('json').dumps(OmegaConf.to_container(cfg, resolve=True)))"
+
+
+def resolved(output: str) -> list[dict[str, object]]:
+    return [json.loads(line.split(" ", 1)[1]) for line in output.splitlines() if line.startswith("RESOLVED ")]
+
+
+USER_CONFIG = """\
+lit:
+  gamma: ${lr_gamma:0.1,1e-4,10000}
+  step: ${lr_step:1e6,1e4}
+  milestones: ${lr_milestones:10,3}
+sched:
+  initial_lr: 0.1
+  final_lr: 1e-4
+  max_steps: 1000000
+  n_updates: 10000
+  gamma: ${lr_gamma:${.initial_lr},${.final_lr},${.n_updates}}
+  step_size: ${lr_step:${.max_steps},${.n_updates}}
+"""
+
+
+@pytest.fixture
+def user_app(tmp_path: Path) -> Path:
+    """An app that never imports bounded_lr_resolver: the resolvers come from the plugin alone."""
+    return write_app(tmp_path, PRINT_RESOLVED, {"config.yaml": USER_CONFIG})
+
+
+def test_user_app_reproduces_the_seed_example(user_app: Path) -> None:
+    [cfg] = resolved(run_app(user_app).stdout)
+    assert abs(cfg["lit"]["gamma"] - SEED_GAMMA) < 1e-12  # type: ignore[index]
+    assert cfg["lit"]["step"] == 100  # type: ignore[index]
+    assert cfg["lit"]["milestones"] == [3, 6, 10]  # type: ignore[index]
+    assert abs(cfg["sched"]["gamma"] - SEED_GAMMA) < 1e-12  # type: ignore[index]
+    assert cfg["sched"]["step_size"] == 100  # type: ignore[index]
+
+
+def test_cli_override_rederives_gamma(user_app: Path) -> None:
+    [cfg] = resolved(run_app(user_app, "sched.final_lr=1e-5").stdout)
+    assert abs(cfg["sched"]["gamma"] - (1e-4) ** (1 / 10000)) < 1e-15  # type: ignore[index]
+
+
+@pytest.mark.parametrize("launcher", ["basic", "joblib"])
+def test_multirun_over_final_lr(user_app: Path, launcher: str) -> None:
+    overrides = ["-m", "sched.final_lr=1e-3,1e-4,1e-5", f"hydra/launcher={launcher}"]
+    if launcher == "joblib":
+        overrides.append("hydra.launcher.n_jobs=2")
+    configs = resolved(run_app(user_app, *overrides).stdout)
+    gammas = sorted(cfg["sched"]["gamma"] for cfg in configs)  # type: ignore[index]
+    expected = sorted((f / 0.1) ** (1 / 10000) for f in (1e-3, 1e-4, 1e-5))
+    assert gammas == pytest.approx(expected, rel=1e-15)
+
+
+INSTANTIATE = (
+    "instantiate(cfg.scheduler, _execution_whitelist_=['bounded_lr_resolver.build_scheduler'])"
+    if HYDRA_14
+    else "instantiate(cfg.scheduler)"
+)
+SHIPPED_GROUP_APP = f"""
+import torch
+from hydra.utils import instantiate
+optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=cfg.scheduler.initial_lr)
+scheduler = {INSTANTIATE}(optimizer=optimizer)
+lrs = []
+for _ in range(cfg.scheduler.max_steps):
+    optimizer.step()
+    scheduler.step()
+    lrs.append(optimizer.param_groups[0]["lr"])
+print("RESULT", type(scheduler).__name__, lrs[-2], lrs[-1], sum(b < a for a, b in zip(lrs, lrs[1:])))
+"""
+
+
+@pytest.mark.parametrize(
+    ("group", "overrides", "last_two", "decays"),
+    [
+        pytest.param("bounded_step", [], (1e-3, 1e-4), 3, id="step"),
+        pytest.param("bounded_multistep", ["scheduler.max_steps=1000"], (1e-3, 1e-4), 3, id="multistep-uneven"),
+        pytest.param("bounded_step", ["scheduler.final_lr_at=last_step", "scheduler.max_steps=1200"], (1e-4, 1e-4), 3,
+                     id="step-last-step"),
+        pytest.param("bounded_exponential", ["scheduler.max_steps=30", "scheduler.n_updates=30"], (None, 1e-4), 29,
+                     id="exponential"),
+        pytest.param("bounded_step", ["scheduler.warmup_steps=200", "scheduler.max_steps=1400"], (1e-3, 1e-4), 3,
+                     id="step-warmup"),
+    ],
+)
+def test_shipped_group_through_defaults(
+    tmp_path: Path, group: str, overrides: list[str], last_two: tuple[float | None, float], decays: int
+) -> None:
+    config = f"defaults:\n  - scheduler: {group}\n  - _self_\nscheduler:\n  max_steps: 999\n  n_updates: 3\n"
+    app = write_app(tmp_path, SHIPPED_GROUP_APP, {"config.yaml": config})
+    base = ["scheduler.max_steps=999"] if not overrides or "max_steps" not in " ".join(overrides) else []
+    output = run_app(app, *base, *overrides).stdout
+    [line] = [line for line in output.splitlines() if line.startswith("RESULT")]
+    _, name, before_last, last, count = line.split()
+    assert name == "BoundedLR"
+    assert float(last) == last_two[1]
+    if last_two[0] is not None:
+        assert float(before_last) == pytest.approx(last_two[0], rel=1e-12)
+    assert int(count) == decays
+
+
+def test_cfg_job_resolve_shows_derived_values(tmp_path: Path) -> None:
+    app = write_app(tmp_path, "pass", {"config.yaml": "defaults:\n  - scheduler: bounded_step\n  - _self_\n"})
+    output = run_app(app, "--cfg", "job", "--resolve").stdout
+    assert "gamma: 0.9993094630025899" in output
+    assert "step_size: 100" in output
+    assert "_target_: bounded_lr_resolver.build_scheduler" in output
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        pytest.param("scheduler.final_lr=0.5", "lr_gamma: final_lr must be in (0, initial_lr], got final_lr=0.5", id="above"),
+        pytest.param("scheduler.final_lr=abc", "lr_gamma: final_lr must be a number (int or float), got final_lr='abc'",
+                     id="text"),
+        pytest.param("scheduler.n_updates=1.5", "lr_gamma: n_updates must be a whole number, got n_updates=1.5",
+                     id="fractional"),
+        pytest.param("scheduler.n_updates=3", "lr_step: max_steps must be a multiple of n_updates", id="non-divisible"),
+        pytest.param("scheduler.warmup_steps=1000000", "lr_step: warmup_steps must be in [0, max_steps)", id="warmup"),
+        pytest.param("scheduler.final_lr=null", "lr_gamma: final_lr must be a number (int or float), got final_lr=None",
+                     id="null"),
+        pytest.param("scheduler.max_steps=true", "lr_step: max_steps must be a whole number, got max_steps=True (bool)",
+                     id="bool"),
+    ],
+)
+def test_bad_cli_override_fails_with_a_clear_message(tmp_path: Path, override: str, message: str) -> None:
+    app = write_app(tmp_path, PRINT_RESOLVED, {"config.yaml": "defaults:\n  - scheduler: bounded_step\n  - _self_\n"})
+    result = run_app(app, override, check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert message in output, output
+    assert "RESOLVED {" not in output

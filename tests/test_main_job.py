@@ -1,0 +1,96 @@
+"""The ``bounded-lr`` console script end to end: summary, CSV, PNG and resolved config."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from torch.optim.lr_scheduler import StepLR
+
+from bounded_lr_resolver.bounds import Schedule
+from bounded_lr_resolver.curve import lr_curve
+from tests.conftest import run
+
+BOUNDED_LR = str(Path(sys.executable).with_name("bounded-lr"))
+
+
+def read_csv(path: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
+    with path.open() as stream:
+        rows = list(csv.reader(stream))
+    steps = np.array([int(r[0]) for r in rows[1:]])
+    lrs = np.array([float(r[1]) for r in rows[1:]])
+    return rows[0], steps, lrs
+
+
+def test_default_job_is_the_seed_example(tmp_path: Path) -> None:
+    output = run([BOUNDED_LR, f"hydra.run.dir={tmp_path}"], cwd=tmp_path).stdout
+    assert "gamma        0.9993094630025899" in output
+    assert "step_size    100" in output
+    assert "decays       10000" in output
+    assert "bounds       HOLD" in output
+    assert "999999  0.00010006910141684143   last training step" in output
+
+    header, steps, lrs = read_csv(tmp_path / "schedule.csv")
+    assert header == ["step", "lr"]
+    schedule = Schedule(0.1, 1e-4, 10**6, 10**4)
+    assert np.array_equal(lrs, lr_curve(schedule, steps))  # exact: 17 significant digits
+    assert steps[0] == 0 and steps[-1] == 10**6 and lrs[-1] == 1e-4
+    # the CSV lists every change point, so the LR is constant between rows
+    assert set(range(100, 10**6 + 1, 100)) <= set(steps.tolist())
+
+    png = (tmp_path / "schedule.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000
+    import matplotlib.image
+
+    height, width, _ = matplotlib.image.imread(tmp_path / "schedule.png").shape
+    assert width >= 800 and height >= 400
+
+    saved = yaml.safe_load((tmp_path / "resolved_config.yaml").read_text())
+    assert saved["scheduler"]["gamma"] == pytest.approx(0.999309463003, abs=1e-12)
+    assert saved["scheduler"]["step_size"] == 100
+
+
+def test_csv_matches_the_real_torch_scheduler(tmp_path: Path) -> None:
+    args = ["scheduler.max_steps=1200", "scheduler.n_updates=12", "verify=true", "plot=false"]
+    output = run([BOUNDED_LR, f"hydra.run.dir={tmp_path}", *args], cwd=tmp_path).stdout
+    assert "stepped the real torch scheduler 1200 times: every LR equals the closed form" in output
+    _, steps, lrs = read_csv(tmp_path / "schedule.csv")
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    oracle = StepLR(optimizer, 100, (1e-3) ** (1 / 12))
+    torch_lrs = [0.1]
+    for _ in range(1200):
+        optimizer.step()
+        oracle.step()
+        torch_lrs.append(optimizer.param_groups[0]["lr"])
+    assert np.allclose(lrs, np.array(torch_lrs)[steps], rtol=1e-12, atol=0)
+
+
+def test_warmup_and_last_step_show_in_summary(tmp_path: Path) -> None:
+    args = ["scheduler=bounded_multistep", "scheduler.max_steps=1000", "scheduler.n_updates=3",
+            "scheduler.warmup_steps=100", "scheduler.final_lr_at=last_step", "optimizer.tensor_lr=true", "verify=true"]
+    output = run([BOUNDED_LR, f"hydra.run.dir={tmp_path}", *args], cwd=tmp_path).stdout
+    assert "100  0.1                      end of warmup" in output
+    assert "999  0.0001                   last training step" in output
+    assert "every LR equals the closed form" in output
+    assert (tmp_path / "schedule.png").stat().st_size > 20_000
+
+
+def test_sweep_over_final_lr(tmp_path: Path) -> None:
+    output = run([BOUNDED_LR, "-m", f"hydra.sweep.dir={tmp_path}", "scheduler.final_lr=1e-3,1e-4,1e-5", "plot=false"],
+                 cwd=tmp_path).stdout
+    assert output.count("bounds       HOLD") == 3
+    for job in range(3):
+        _, _, lrs = read_csv(tmp_path / str(job) / "schedule.csv")
+        assert lrs[-1] == (1e-3, 1e-4, 1e-5)[job]
+
+
+def test_bad_override_is_a_clear_error(tmp_path: Path) -> None:
+    result = run([BOUNDED_LR, f"hydra.run.dir={tmp_path}", "scheduler.final_lr=0.2"], cwd=tmp_path, check=False)
+    assert result.returncode != 0
+    assert "lr_gamma: final_lr must be in (0, initial_lr], got final_lr=0.2, initial_lr=0.1" in result.stderr
+    assert not (tmp_path / "schedule.csv").exists()
