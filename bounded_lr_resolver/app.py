@@ -71,7 +71,9 @@ def _spot_check(scheduler: BoundedLR, schedule: Schedule, curve: npt.NDArray[np.
     steps = list(key_steps(schedule).values())
     wrong = [step for step in steps if not math.isclose(scheduler.lrs_at(step)[0], curve[step], rel_tol=0.0)]
     where = "equal" if not wrong else f"differ at steps {wrong} from"
-    return f"the real scheduler's LRs at the key steps {where} the closed form (verify=true steps all of them)"
+    return (
+        f"the real scheduler's LRs at the key steps {where} the closed form (verify=true steps all of them)"
+    )
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:

@@ -117,7 +117,7 @@ def check_count(where: str, name: str, value: object, *, minimum: int = 1) -> in
     ...
     bounded_lr_resolver.errors.BoundsError: lr_step: n_updates must be a whole number, got n_updates=1.5
     """
-    if isinstance(value, bool) or isinstance(value, (str, bytes)) or value is None:
+    if isinstance(value, (bool, str, bytes)) or value is None:
         raise bad_type(where, name, "a whole number", value, _hint_for(value))
     if isinstance(value, float):
         if not math.isfinite(value) or not value.is_integer():
@@ -165,9 +165,7 @@ def _check_range(where: str, initial_lr: float, final_lr: float) -> None:
 
 def _derive_gamma(where: str, initial_lr: float, final_lr: float, n_updates: int) -> float:
     result: float = (final_lr / initial_lr) ** (1.0 / n_updates)
-    if result <= 0.0 or not math.isclose(
-        initial_lr * result**n_updates, final_lr, rel_tol=_GAMMA_CHECK_RTOL
-    ):
+    if result <= 0.0 or not math.isclose(initial_lr * result**n_updates, final_lr, rel_tol=_GAMMA_CHECK_RTOL):
         raise bad_value(
             where,
             "final_lr / initial_lr",
@@ -215,9 +213,7 @@ def _plateaus(n_updates: int, final_lr_at: str) -> int:
     return n_updates + 1 if final_lr_at == "last_step" else n_updates
 
 
-def _check_phases(
-    where: str, max_steps: int, n_updates: int, warmup_steps: int, final_lr_at: str
-) -> int:
+def _check_phases(where: str, max_steps: int, n_updates: int, warmup_steps: int, final_lr_at: str) -> int:
     """Validate warmup and n_updates against max_steps; return the number of decay steps."""
     if warmup_steps >= max_steps:
         raise bad_value(
@@ -254,9 +250,7 @@ def _check_common(
     return steps, count, warmup, decay_steps, at
 
 
-def _check_divisible(
-    where: str, max_steps: int, n_updates: int, warmup_steps: int, final_lr_at: str
-) -> int:
+def _check_divisible(where: str, max_steps: int, n_updates: int, warmup_steps: int, final_lr_at: str) -> int:
     decay_steps = max_steps - warmup_steps
     plateaus = _plateaus(n_updates, final_lr_at)
     if decay_steps % plateaus:
@@ -465,9 +459,7 @@ class Schedule:
 
     def milestones(self) -> list[int]:
         """The decay steps, as :func:`milestones` gives them (including the warmup offset)."""
-        return milestones(
-            self.max_steps, self.count, self.warmup_steps, self.final_lr_at, where=self.where
-        )
+        return milestones(self.max_steps, self.count, self.warmup_steps, self.final_lr_at, where=self.where)
 
     def decays_at(self, step: int) -> int:
         """How many decays have happened by scheduler step ``step`` (0 during warmup)."""

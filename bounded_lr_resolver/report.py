@@ -106,7 +106,9 @@ def summary(schedule: Schedule, curve: npt.NDArray[np.float64], check: BoundsChe
     return "\n".join(lines)
 
 
-def csv_steps(schedule: Schedule, curve: npt.NDArray[np.float64], max_rows: int = MAX_CSV_ROWS) -> npt.NDArray[np.int64]:
+def csv_steps(
+    schedule: Schedule, curve: npt.NDArray[np.float64], max_rows: int = MAX_CSV_ROWS
+) -> npt.NDArray[np.int64]:
     """The steps written to the CSV: every step where the LR changes, plus the key steps.
 
     The LR is constant between consecutive rows, so the CSV describes the whole schedule. When

@@ -17,7 +17,7 @@ from typing import Any, Final, Literal
 from omegaconf import OmegaConf
 
 from bounded_lr_resolver import bounds
-from bounded_lr_resolver.errors import ResolverConflictError
+from bounded_lr_resolver.errors import ResolverConflictError, bad_value
 
 __all__ = ["RESOLVERS", "lr_gamma", "lr_milestones", "lr_step", "register_resolvers"]
 
@@ -103,13 +103,10 @@ def register_resolvers(
         The names that were skipped because of a conflict (empty unless ``on_conflict="skip"``).
     """
     if on_conflict not in ("raise", "skip"):
-        raise ResolverConflictError(
-            f"register_resolvers: on_conflict must be one of ['raise', 'skip'], got on_conflict={on_conflict!r}"
-        )
+        rule = "one of ['raise', 'skip']"
+        raise bad_value("register_resolvers", "on_conflict", rule, {"on_conflict": on_conflict})
     foreign = [
-        name
-        for name, function in RESOLVERS.items()
-        if _registered_function(name) not in (None, function)
+        name for name, function in RESOLVERS.items() if _registered_function(name) not in (None, function)
     ]
     if foreign and not replace and on_conflict == "raise":
         raise ResolverConflictError(

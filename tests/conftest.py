@@ -69,7 +69,9 @@ def write_app(directory: Path, body: str, configs: dict[str, str], name: str = "
     return directory / name
 
 
-def run(args: list[str], cwd: Path, check: bool = True, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+def run(
+    args: list[str], cwd: Path, check: bool = True, timeout: float = 240
+) -> subprocess.CompletedProcess[str]:
     """Run a command as a user would; fail on a non-zero exit (if ``check``) or on any warning."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("HYDRA_")}
     env["HYDRA_FULL_ERROR"] = "0"

@@ -52,67 +52,183 @@ def test_derived_values(call: object, expected: object) -> None:
 
 BAD = [
     # (callable, exception type, exact message start)
-    pytest.param(lambda: gamma(0.1, 0.5, 10), BoundsError,
-                 "lr_gamma: final_lr must be in (0, initial_lr], got final_lr=0.5, initial_lr=0.1", id="final-above-initial"),
-    pytest.param(lambda: gamma(0.0, 1e-4, 10), BoundsError,
-                 "lr_gamma: initial_lr must be a finite number > 0, got initial_lr=0.0", id="zero-initial"),
-    pytest.param(lambda: gamma(0.1, -1e-4, 10), BoundsError,
-                 "lr_gamma: final_lr must be a finite number > 0, got final_lr=-0.0001", id="negative-final"),
-    pytest.param(lambda: gamma(float("nan"), 1e-4, 10), BoundsError,
-                 "lr_gamma: initial_lr must be a finite number > 0, got initial_lr=nan", id="nan"),
-    pytest.param(lambda: gamma(float("inf"), 1e-4, 10), BoundsError,
-                 "lr_gamma: initial_lr must be a finite number > 0, got initial_lr=inf", id="inf"),
-    pytest.param(lambda: gamma(0.1, 5e-324, 10), BoundsError,
-                 "lr_gamma: final_lr must be a normal float64", id="subnormal"),
-    pytest.param(lambda: gamma("0.1", 1e-4, 10), BoundsTypeError,
-                 "lr_gamma: initial_lr must be a number (int or float), got initial_lr='0.1' (str). Write the number without quotes",
-                 id="text-lr"),
-    pytest.param(lambda: gamma(True, 1e-4, 10), BoundsTypeError,
-                 "lr_gamma: initial_lr must be a number (int or float), got initial_lr=True (bool)", id="bool-lr"),
-    pytest.param(lambda: gamma(None, 1e-4, 10), BoundsTypeError,
-                 "lr_gamma: initial_lr must be a number (int or float), got initial_lr=None (NoneType)", id="none-lr"),
-    pytest.param(lambda: gamma([0.1], 1e-4, 10), BoundsTypeError,
-                 "lr_gamma: initial_lr must be a number (int or float), got initial_lr=[0.1] (list)", id="list-lr"),
-    pytest.param(lambda: gamma(0.1, 1e-4, 0), BoundsError,
-                 "lr_gamma: n_updates must be a whole number >= 1, got n_updates=0", id="zero-updates"),
-    pytest.param(lambda: gamma(0.1, 1e-4, -3), BoundsError,
-                 "lr_gamma: n_updates must be a whole number >= 1, got n_updates=-3", id="negative-updates"),
-    pytest.param(lambda: gamma(0.1, 1e-4, 2.5), BoundsError,
-                 "lr_gamma: n_updates must be a whole number, got n_updates=2.5", id="fractional-updates"),
-    pytest.param(lambda: gamma(0.1, 1e-4, False), BoundsTypeError,
-                 "lr_gamma: n_updates must be a whole number, got n_updates=False (bool)", id="bool-updates"),
-    pytest.param(lambda: gamma(1e300, 1e-300, 1), BoundsError,
-                 "lr_gamma: final_lr / initial_lr must be reachable as gamma**n_updates in float64", id="range-underflows"),
-    pytest.param(lambda: step_size(1e18, 10), BoundsError,
-                 "lr_step: max_steps must be <= 2**53 = 9007199254740992, got max_steps=1e+18", id="huge-count"),
-    pytest.param(lambda: step_size(float("inf"), 10), BoundsError,
-                 "lr_step: max_steps must be a whole number, got max_steps=inf", id="inf-count"),
-    pytest.param(lambda: step_size(10, 11), BoundsError,
-                 "lr_step: n_updates must be <= max_steps, got n_updates=11, max_steps=10", id="more-updates-than-steps"),
-    pytest.param(lambda: step_size(10, 3), BoundsError,
-                 "lr_step: max_steps must be a multiple of n_updates for an evenly stepped decay, got max_steps=10, "
-                 "n_updates=3, warmup_steps=0. Use kind='multistep'", id="non-divisible-step"),
+    pytest.param(
+        lambda: gamma(0.1, 0.5, 10),
+        BoundsError,
+        "lr_gamma: final_lr must be in (0, initial_lr], got final_lr=0.5, initial_lr=0.1",
+        id="final-above-initial",
+    ),
+    pytest.param(
+        lambda: gamma(0.0, 1e-4, 10),
+        BoundsError,
+        "lr_gamma: initial_lr must be a finite number > 0, got initial_lr=0.0",
+        id="zero-initial",
+    ),
+    pytest.param(
+        lambda: gamma(0.1, -1e-4, 10),
+        BoundsError,
+        "lr_gamma: final_lr must be a finite number > 0, got final_lr=-0.0001",
+        id="negative-final",
+    ),
+    pytest.param(
+        lambda: gamma(float("nan"), 1e-4, 10),
+        BoundsError,
+        "lr_gamma: initial_lr must be a finite number > 0, got initial_lr=nan",
+        id="nan",
+    ),
+    pytest.param(
+        lambda: gamma(float("inf"), 1e-4, 10),
+        BoundsError,
+        "lr_gamma: initial_lr must be a finite number > 0, got initial_lr=inf",
+        id="inf",
+    ),
+    pytest.param(
+        lambda: gamma(0.1, 5e-324, 10),
+        BoundsError,
+        "lr_gamma: final_lr must be a normal float64",
+        id="subnormal",
+    ),
+    pytest.param(
+        lambda: gamma("0.1", 1e-4, 10),
+        BoundsTypeError,
+        "lr_gamma: initial_lr must be a number (int or float), got initial_lr='0.1' (str). "
+        "Write the number without quotes",
+        id="text-lr",
+    ),
+    pytest.param(
+        lambda: gamma(True, 1e-4, 10),
+        BoundsTypeError,
+        "lr_gamma: initial_lr must be a number (int or float), got initial_lr=True (bool)",
+        id="bool-lr",
+    ),
+    pytest.param(
+        lambda: gamma(None, 1e-4, 10),
+        BoundsTypeError,
+        "lr_gamma: initial_lr must be a number (int or float), got initial_lr=None (NoneType)",
+        id="none-lr",
+    ),
+    pytest.param(
+        lambda: gamma([0.1], 1e-4, 10),
+        BoundsTypeError,
+        "lr_gamma: initial_lr must be a number (int or float), got initial_lr=[0.1] (list)",
+        id="list-lr",
+    ),
+    pytest.param(
+        lambda: gamma(0.1, 1e-4, 0),
+        BoundsError,
+        "lr_gamma: n_updates must be a whole number >= 1, got n_updates=0",
+        id="zero-updates",
+    ),
+    pytest.param(
+        lambda: gamma(0.1, 1e-4, -3),
+        BoundsError,
+        "lr_gamma: n_updates must be a whole number >= 1, got n_updates=-3",
+        id="negative-updates",
+    ),
+    pytest.param(
+        lambda: gamma(0.1, 1e-4, 2.5),
+        BoundsError,
+        "lr_gamma: n_updates must be a whole number, got n_updates=2.5",
+        id="fractional-updates",
+    ),
+    pytest.param(
+        lambda: gamma(0.1, 1e-4, False),
+        BoundsTypeError,
+        "lr_gamma: n_updates must be a whole number, got n_updates=False (bool)",
+        id="bool-updates",
+    ),
+    pytest.param(
+        lambda: gamma(1e300, 1e-300, 1),
+        BoundsError,
+        "lr_gamma: final_lr / initial_lr must be reachable as gamma**n_updates in float64",
+        id="range-underflows",
+    ),
+    pytest.param(
+        lambda: step_size(1e18, 10),
+        BoundsError,
+        "lr_step: max_steps must be <= 2**53 = 9007199254740992, got max_steps=1e+18",
+        id="huge-count",
+    ),
+    pytest.param(
+        lambda: step_size(float("inf"), 10),
+        BoundsError,
+        "lr_step: max_steps must be a whole number, got max_steps=inf",
+        id="inf-count",
+    ),
+    pytest.param(
+        lambda: step_size(10, 11),
+        BoundsError,
+        "lr_step: n_updates must be <= max_steps, got n_updates=11, max_steps=10",
+        id="more-updates-than-steps",
+    ),
+    pytest.param(
+        lambda: step_size(10, 3),
+        BoundsError,
+        "lr_step: max_steps must be a multiple of n_updates for an evenly stepped decay, got max_steps=10, "
+        "n_updates=3, warmup_steps=0. Use kind='multistep'",
+        id="non-divisible-step",
+    ),
     pytest.param(lambda: step_size(12, 3, 0, "last_step"), None, None, id="last-step-divisible-ok"),
-    pytest.param(lambda: step_size(12, 4, 0, "last_step"), BoundsError,
-                 "lr_step: max_steps must be a multiple of n_updates + 1", id="non-divisible-last-step"),
-    pytest.param(lambda: step_size(100, 10, 100), BoundsError,
-                 "lr_step: warmup_steps must be in [0, max_steps), got warmup_steps=100, max_steps=100", id="warmup-too-long"),
-    pytest.param(lambda: step_size(100, 10, -1), BoundsError,
-                 "lr_step: warmup_steps must be a whole number >= 0, got warmup_steps=-1", id="negative-warmup"),
-    pytest.param(lambda: step_size(100, 95, 10), BoundsError,
-                 "lr_step: n_updates must be <= max_steps - warmup_steps", id="warmup-leaves-too-few-steps"),
-    pytest.param(lambda: step_size(100, 10, 0, "end"), BoundsError,
-                 "lr_step: final_lr_at must be one of ['max_steps', 'last_step'], got final_lr_at='end'", id="bad-convention"),
-    pytest.param(lambda: milestones(10, 10, 0, "last_step"), BoundsError,
-                 "lr_milestones: n_updates must be <= max_steps - 1", id="last-step-needs-a-spare-step"),
-    pytest.param(lambda: milestones(2**40, 2**30), BoundsError,
-                 "lr_milestones: n_updates must be <= 10000000 to build a milestone list", id="milestone-list-too-long"),
-    pytest.param(lambda: Schedule(0.1, 1e-4, 100, 10, kind="cosine"), BoundsError,  # type: ignore[arg-type]
-                 "Schedule: kind must be one of ['step', 'multistep', 'exponential'], got kind='cosine'", id="bad-kind"),
-    pytest.param(lambda: Schedule(0.1, 1e-4, 100, 10, kind="exponential"), BoundsError,
-                 "Schedule: n_updates must be max_steps - warmup_steps = 100 for kind='exponential'", id="exponential-count"),
-    pytest.param(lambda: Schedule(0.1, 1e-4, 100, 10, warmup_start_factor=1.5), BoundsError,
-                 "Schedule: warmup_start_factor must be a number in [0, 1], got warmup_start_factor=1.5", id="bad-warmup-factor"),
+    pytest.param(
+        lambda: step_size(12, 4, 0, "last_step"),
+        BoundsError,
+        "lr_step: max_steps must be a multiple of n_updates + 1",
+        id="non-divisible-last-step",
+    ),
+    pytest.param(
+        lambda: step_size(100, 10, 100),
+        BoundsError,
+        "lr_step: warmup_steps must be in [0, max_steps), got warmup_steps=100, max_steps=100",
+        id="warmup-too-long",
+    ),
+    pytest.param(
+        lambda: step_size(100, 10, -1),
+        BoundsError,
+        "lr_step: warmup_steps must be a whole number >= 0, got warmup_steps=-1",
+        id="negative-warmup",
+    ),
+    pytest.param(
+        lambda: step_size(100, 95, 10),
+        BoundsError,
+        "lr_step: n_updates must be <= max_steps - warmup_steps",
+        id="warmup-leaves-too-few-steps",
+    ),
+    pytest.param(
+        lambda: step_size(100, 10, 0, "end"),
+        BoundsError,
+        "lr_step: final_lr_at must be one of ['max_steps', 'last_step'], got final_lr_at='end'",
+        id="bad-convention",
+    ),
+    pytest.param(
+        lambda: milestones(10, 10, 0, "last_step"),
+        BoundsError,
+        "lr_milestones: n_updates must be <= max_steps - 1",
+        id="last-step-needs-a-spare-step",
+    ),
+    pytest.param(
+        lambda: milestones(2**40, 2**30),
+        BoundsError,
+        "lr_milestones: n_updates must be <= 10000000 to build a milestone list",
+        id="milestone-list-too-long",
+    ),
+    pytest.param(
+        lambda: Schedule(0.1, 1e-4, 100, 10, kind="cosine"),
+        BoundsError,  # type: ignore[arg-type]
+        "Schedule: kind must be one of ['step', 'multistep', 'exponential'], got kind='cosine'",
+        id="bad-kind",
+    ),
+    pytest.param(
+        lambda: Schedule(0.1, 1e-4, 100, 10, kind="exponential"),
+        BoundsError,
+        "Schedule: n_updates must be max_steps - warmup_steps = 100 for kind='exponential'",
+        id="exponential-count",
+    ),
+    pytest.param(
+        lambda: Schedule(0.1, 1e-4, 100, 10, warmup_start_factor=1.5),
+        BoundsError,
+        "Schedule: warmup_start_factor must be a number in [0, 1], got warmup_start_factor=1.5",
+        id="bad-warmup-factor",
+    ),
 ]
 
 
@@ -135,7 +251,9 @@ def schedules(draw: st.DrawFn) -> Schedule:
     kind = draw(st.sampled_from(bounds.KINDS))
     at = draw(st.sampled_from(bounds.FINAL_LR_AT))
     initial = draw(lrs)
-    final = draw(st.one_of(st.just(initial), st.floats(min_value=initial * 1e-6, max_value=initial * (1 - 1e-9))))
+    final = draw(
+        st.one_of(st.just(initial), st.floats(min_value=initial * 1e-6, max_value=initial * (1 - 1e-9)))
+    )
     warmup = draw(st.integers(0, 50))
     if kind == "step":
         count = draw(st.integers(1, 40))
@@ -187,5 +305,7 @@ def test_curve_matches_scalar_form_bitwise(s: Schedule, steps: list[int], scale:
 
 
 def test_too_narrow_range_is_refused_not_flattened() -> None:
-    with pytest.raises(BoundsError, match=r"lr_gamma: final_lr / initial_lr must be small enough for n_updates distinct"):
+    with pytest.raises(
+        BoundsError, match=r"lr_gamma: final_lr / initial_lr must be small enough for n_updates distinct"
+    ):
         gamma(0.1, 0.1 * (1 - 1e-14), 10**4)

@@ -87,13 +87,30 @@ print("RESULT", type(scheduler).__name__, lrs[-2], lrs[-1], sum(b < a for a, b i
     ("group", "overrides", "last_two", "decays"),
     [
         pytest.param("bounded_step", [], (1e-3, 1e-4), 3, id="step"),
-        pytest.param("bounded_multistep", ["scheduler.max_steps=1000"], (1e-3, 1e-4), 3, id="multistep-uneven"),
-        pytest.param("bounded_step", ["scheduler.final_lr_at=last_step", "scheduler.max_steps=1200"], (1e-4, 1e-4), 3,
-                     id="step-last-step"),
-        pytest.param("bounded_exponential", ["scheduler.max_steps=30", "scheduler.n_updates=30"], (None, 1e-4), 29,
-                     id="exponential"),
-        pytest.param("bounded_step", ["scheduler.warmup_steps=200", "scheduler.max_steps=1400"], (1e-3, 1e-4), 3,
-                     id="step-warmup"),
+        pytest.param(
+            "bounded_multistep", ["scheduler.max_steps=1000"], (1e-3, 1e-4), 3, id="multistep-uneven"
+        ),
+        pytest.param(
+            "bounded_step",
+            ["scheduler.final_lr_at=last_step", "scheduler.max_steps=1200"],
+            (1e-4, 1e-4),
+            3,
+            id="step-last-step",
+        ),
+        pytest.param(
+            "bounded_exponential",
+            ["scheduler.max_steps=30", "scheduler.n_updates=30"],
+            (None, 1e-4),
+            29,
+            id="exponential",
+        ),
+        pytest.param(
+            "bounded_step",
+            ["scheduler.warmup_steps=200", "scheduler.max_steps=1400"],
+            (1e-3, 1e-4),
+            3,
+            id="step-warmup",
+        ),
     ],
 )
 def test_shipped_group_through_defaults(
@@ -123,21 +140,43 @@ def test_cfg_job_resolve_shows_derived_values(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("override", "message"),
     [
-        pytest.param("scheduler.final_lr=0.5", "lr_gamma: final_lr must be in (0, initial_lr], got final_lr=0.5", id="above"),
-        pytest.param("scheduler.final_lr=abc", "lr_gamma: final_lr must be a number (int or float), got final_lr='abc'",
-                     id="text"),
-        pytest.param("scheduler.n_updates=1.5", "lr_gamma: n_updates must be a whole number, got n_updates=1.5",
-                     id="fractional"),
-        pytest.param("scheduler.n_updates=3", "lr_step: max_steps must be a multiple of n_updates", id="non-divisible"),
-        pytest.param("scheduler.warmup_steps=1000000", "lr_step: warmup_steps must be in [0, max_steps)", id="warmup"),
-        pytest.param("scheduler.final_lr=null", "lr_gamma: final_lr must be a number (int or float), got final_lr=None",
-                     id="null"),
-        pytest.param("scheduler.max_steps=true", "lr_step: max_steps must be a whole number, got max_steps=True (bool)",
-                     id="bool"),
+        pytest.param(
+            "scheduler.final_lr=0.5",
+            "lr_gamma: final_lr must be in (0, initial_lr], got final_lr=0.5",
+            id="above",
+        ),
+        pytest.param(
+            "scheduler.final_lr=abc",
+            "lr_gamma: final_lr must be a number (int or float), got final_lr='abc'",
+            id="text",
+        ),
+        pytest.param(
+            "scheduler.n_updates=1.5",
+            "lr_gamma: n_updates must be a whole number, got n_updates=1.5",
+            id="fractional",
+        ),
+        pytest.param(
+            "scheduler.n_updates=3", "lr_step: max_steps must be a multiple of n_updates", id="non-divisible"
+        ),
+        pytest.param(
+            "scheduler.warmup_steps=1000000", "lr_step: warmup_steps must be in [0, max_steps)", id="warmup"
+        ),
+        pytest.param(
+            "scheduler.final_lr=null",
+            "lr_gamma: final_lr must be a number (int or float), got final_lr=None",
+            id="null",
+        ),
+        pytest.param(
+            "scheduler.max_steps=true",
+            "lr_step: max_steps must be a whole number, got max_steps=True (bool)",
+            id="bool",
+        ),
     ],
 )
 def test_bad_cli_override_fails_with_a_clear_message(tmp_path: Path, override: str, message: str) -> None:
-    app = write_app(tmp_path, PRINT_RESOLVED, {"config.yaml": "defaults:\n  - scheduler: bounded_step\n  - _self_\n"})
+    app = write_app(
+        tmp_path, PRINT_RESOLVED, {"config.yaml": "defaults:\n  - scheduler: bounded_step\n  - _self_\n"}
+    )
     result = run_app(app, override, check=False)
     output = result.stdout + result.stderr
     assert result.returncode != 0

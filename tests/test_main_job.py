@@ -39,16 +39,20 @@ def test_default_job_is_the_seed_example(tmp_path: Path) -> None:
     assert header == ["step", "lr"]
     schedule = Schedule(0.1, 1e-4, 10**6, 10**4)
     assert np.array_equal(lrs, lr_curve(schedule, steps))  # exact: 17 significant digits
-    assert steps[0] == 0 and steps[-1] == 10**6 and lrs[-1] == 1e-4
+    assert steps[0] == 0
+    assert steps[-1] == 10**6
+    assert lrs[-1] == 1e-4
     # the CSV lists every change point, so the LR is constant between rows
     assert set(range(100, 10**6 + 1, 100)) <= set(steps.tolist())
 
     png = (tmp_path / "schedule.png").read_bytes()
-    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(png) > 20_000
     import matplotlib.image
 
     height, width, _ = matplotlib.image.imread(tmp_path / "schedule.png").shape
-    assert width >= 800 and height >= 400
+    assert width >= 800
+    assert height >= 400
 
     saved = yaml.safe_load((tmp_path / "resolved_config.yaml").read_text())
     assert saved["scheduler"]["gamma"] == pytest.approx(0.999309463003, abs=1e-12)
@@ -71,8 +75,15 @@ def test_csv_matches_the_real_torch_scheduler(tmp_path: Path) -> None:
 
 
 def test_warmup_and_last_step_show_in_summary(tmp_path: Path) -> None:
-    args = ["scheduler=bounded_multistep", "scheduler.max_steps=1000", "scheduler.n_updates=3",
-            "scheduler.warmup_steps=100", "scheduler.final_lr_at=last_step", "optimizer.tensor_lr=true", "verify=true"]
+    args = [
+        "scheduler=bounded_multistep",
+        "scheduler.max_steps=1000",
+        "scheduler.n_updates=3",
+        "scheduler.warmup_steps=100",
+        "scheduler.final_lr_at=last_step",
+        "optimizer.tensor_lr=true",
+        "verify=true",
+    ]
     output = run([BOUNDED_LR, f"hydra.run.dir={tmp_path}", *args], cwd=tmp_path).stdout
     assert "100  0.1                      end of warmup" in output
     assert "999  0.0001                   last training step" in output
@@ -81,8 +92,10 @@ def test_warmup_and_last_step_show_in_summary(tmp_path: Path) -> None:
 
 
 def test_sweep_over_final_lr(tmp_path: Path) -> None:
-    output = run([BOUNDED_LR, "-m", f"hydra.sweep.dir={tmp_path}", "scheduler.final_lr=1e-3,1e-4,1e-5", "plot=false"],
-                 cwd=tmp_path).stdout
+    output = run(
+        [BOUNDED_LR, "-m", f"hydra.sweep.dir={tmp_path}", "scheduler.final_lr=1e-3,1e-4,1e-5", "plot=false"],
+        cwd=tmp_path,
+    ).stdout
     assert output.count("bounds       HOLD") == 3
     for job in range(3):
         _, _, lrs = read_csv(tmp_path / str(job) / "schedule.csv")
@@ -90,7 +103,9 @@ def test_sweep_over_final_lr(tmp_path: Path) -> None:
 
 
 def test_bad_override_is_a_clear_error(tmp_path: Path) -> None:
-    result = run([BOUNDED_LR, f"hydra.run.dir={tmp_path}", "scheduler.final_lr=0.2"], cwd=tmp_path, check=False)
+    result = run(
+        [BOUNDED_LR, f"hydra.run.dir={tmp_path}", "scheduler.final_lr=0.2"], cwd=tmp_path, check=False
+    )
     assert result.returncode != 0
     assert "lr_gamma: final_lr must be in (0, initial_lr], got final_lr=0.2, initial_lr=0.1" in result.stderr
     assert not (tmp_path / "schedule.csv").exists()

@@ -43,7 +43,11 @@ def test_rescans_are_safe() -> None:
 
 
 def test_user_resolver_registered_first_is_kept_with_a_warning(tmp_path: Path) -> None:
-    app = write_app(tmp_path, "print('result', cfg.g, cfg.s)", {"config.yaml": "g: ${lr_gamma:1,2,3}\ns: ${lr_step:1e6,1e4}\n"})
+    app = write_app(
+        tmp_path,
+        "print('result', cfg.g, cfg.s)",
+        {"config.yaml": "g: ${lr_gamma:1,2,3}\ns: ${lr_step:1e6,1e4}\n"},
+    )
     source = app.read_text()
     register = (
         "import inspect\n"
@@ -60,7 +64,9 @@ def test_user_resolver_registered_first_is_kept_with_a_warning(tmp_path: Path) -
     assert "kept the resolvers ['lr_gamma'] that were registered before this plugin loaded" in output
 
 
-@pytest.mark.parametrize("module", ["bounded_lr_resolver.bounds", "bounded_lr_resolver.resolvers", "bounded_lr_resolver"])
+@pytest.mark.parametrize(
+    "module", ["bounded_lr_resolver.bounds", "bounded_lr_resolver.resolvers", "bounded_lr_resolver"]
+)
 def test_light_modules_do_not_import_torch(tmp_path: Path, module: str) -> None:
     code = f"import sys, {module}\nprint('torch' in sys.modules, 'numpy' in sys.modules)"
     assert run([sys.executable, "-c", code], cwd=tmp_path).stdout.strip() == "False False"

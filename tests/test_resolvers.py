@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from itertools import pairwise
 
 import pytest
 from hypothesis import given, settings
@@ -27,13 +28,18 @@ from tests.conftest import register_foreign
         pytest.param("${lr_step:12,3,0,last_step}", 3, id="step-last-step"),
         pytest.param("${lr_milestones:10,3}", [3, 6, 10], id="milestones"),
         pytest.param("${lr_milestones:10,3,0,last_step}", [2, 5, 7], id="milestones-last-step"),
-        pytest.param("${lr_gamma:${s.initial_lr},${s.final_lr},${s.n_updates}}", 0.999309463003, id="interpolated"),
+        pytest.param(
+            "${lr_gamma:${s.initial_lr},${s.final_lr},${s.n_updates}}", 0.999309463003, id="interpolated"
+        ),
         pytest.param("${lr_step:${s.max_steps},${s.n_updates}}", 100, id="interpolated-step"),
     ],
 )
 def test_resolved_values(expression: str, expected: object) -> None:
     cfg = OmegaConf.create(
-        {"s": {"initial_lr": 0.1, "final_lr": 1e-4, "max_steps": 1000000, "n_updates": 10000}, "x": expression}
+        {
+            "s": {"initial_lr": 0.1, "final_lr": 1e-4, "max_steps": 1000000, "n_updates": 10000},
+            "x": expression,
+        }
     )
     value = OmegaConf.to_container(cfg, resolve=True)["x"]  # type: ignore[index]
     if isinstance(expected, float):
@@ -44,29 +50,69 @@ def test_resolved_values(expression: str, expected: object) -> None:
 
 
 RESOLVER_BAD = [
-    pytest.param("${lr_gamma:0.1,0.5,10}", "lr_gamma: final_lr must be in (0, initial_lr], got final_lr=0.5, initial_lr=0.1",
-                 id="final-above-initial"),
-    pytest.param("${lr_gamma:0.1,0,10}", "lr_gamma: final_lr must be a finite number > 0, got final_lr=0", id="zero-lr"),
-    pytest.param("${lr_gamma:0.1,1e-4,abc}", "lr_gamma: n_updates must be a whole number, got n_updates='abc' (str)",
-                 id="text-count"),
-    pytest.param("${lr_gamma:0.1,'1e-4',10}", "lr_gamma: final_lr must be a number (int or float), got final_lr='1e-4' (str)",
-                 id="quoted-number"),
-    pytest.param("${lr_gamma:0.1,true,10}", "lr_gamma: final_lr must be a number (int or float), got final_lr=True (bool)",
-                 id="bool"),
-    pytest.param("${lr_gamma:0.1,null,10}", "lr_gamma: final_lr must be a number (int or float), got final_lr=None", id="null"),
-    pytest.param("${lr_gamma:0.1,nan,10}", "lr_gamma: final_lr must be a finite number > 0, got final_lr=nan", id="nan"),
-    pytest.param("${lr_gamma:inf,1e-4,10}", "lr_gamma: initial_lr must be a finite number > 0, got initial_lr=inf", id="inf"),
-    pytest.param("${lr_step:1e6,1.5}", "lr_step: n_updates must be a whole number, got n_updates=1.5", id="fractional"),
-    pytest.param("${lr_step:-10,2}", "lr_step: max_steps must be a whole number >= 1, got max_steps=-10", id="negative"),
+    pytest.param(
+        "${lr_gamma:0.1,0.5,10}",
+        "lr_gamma: final_lr must be in (0, initial_lr], got final_lr=0.5, initial_lr=0.1",
+        id="final-above-initial",
+    ),
+    pytest.param(
+        "${lr_gamma:0.1,0,10}", "lr_gamma: final_lr must be a finite number > 0, got final_lr=0", id="zero-lr"
+    ),
+    pytest.param(
+        "${lr_gamma:0.1,1e-4,abc}",
+        "lr_gamma: n_updates must be a whole number, got n_updates='abc' (str)",
+        id="text-count",
+    ),
+    pytest.param(
+        "${lr_gamma:0.1,'1e-4',10}",
+        "lr_gamma: final_lr must be a number (int or float), got final_lr='1e-4' (str)",
+        id="quoted-number",
+    ),
+    pytest.param(
+        "${lr_gamma:0.1,true,10}",
+        "lr_gamma: final_lr must be a number (int or float), got final_lr=True (bool)",
+        id="bool",
+    ),
+    pytest.param(
+        "${lr_gamma:0.1,null,10}",
+        "lr_gamma: final_lr must be a number (int or float), got final_lr=None",
+        id="null",
+    ),
+    pytest.param(
+        "${lr_gamma:0.1,nan,10}", "lr_gamma: final_lr must be a finite number > 0, got final_lr=nan", id="nan"
+    ),
+    pytest.param(
+        "${lr_gamma:inf,1e-4,10}",
+        "lr_gamma: initial_lr must be a finite number > 0, got initial_lr=inf",
+        id="inf",
+    ),
+    pytest.param(
+        "${lr_step:1e6,1.5}", "lr_step: n_updates must be a whole number, got n_updates=1.5", id="fractional"
+    ),
+    pytest.param(
+        "${lr_step:-10,2}", "lr_step: max_steps must be a whole number >= 1, got max_steps=-10", id="negative"
+    ),
     pytest.param("${lr_step:1e18,1e4}", "lr_step: max_steps must be <= 2**53", id="huge"),
     pytest.param("${lr_step:10,3}", "lr_step: max_steps must be a multiple of n_updates", id="non-divisible"),
     pytest.param("${lr_step:10,20}", "lr_step: n_updates must be <= max_steps", id="too-many-updates"),
-    pytest.param("${lr_step:10,2,10}", "lr_step: warmup_steps must be in [0, max_steps)", id="warmup-too-long"),
-    pytest.param("${lr_milestones:[10],2}", "lr_milestones: max_steps must be a whole number, got max_steps=[10]", id="list"),
-    pytest.param("${lr_milestones:10,2,0,end}", "lr_milestones: final_lr_at must be one of ['max_steps', 'last_step']",
-                 id="bad-convention"),
-    pytest.param("${lr_gamma:0.1,${s.bad},10}", "lr_gamma: final_lr must be a number (int or float), got final_lr='x'",
-                 id="interpolated-text"),
+    pytest.param(
+        "${lr_step:10,2,10}", "lr_step: warmup_steps must be in [0, max_steps)", id="warmup-too-long"
+    ),
+    pytest.param(
+        "${lr_milestones:[10],2}",
+        "lr_milestones: max_steps must be a whole number, got max_steps=[10]",
+        id="list",
+    ),
+    pytest.param(
+        "${lr_milestones:10,2,0,end}",
+        "lr_milestones: final_lr_at must be one of ['max_steps', 'last_step']",
+        id="bad-convention",
+    ),
+    pytest.param(
+        "${lr_gamma:0.1,${s.bad},10}",
+        "lr_gamma: final_lr must be a number (int or float), got final_lr='x'",
+        id="interpolated-text",
+    ),
 ]
 
 
@@ -98,7 +144,9 @@ def test_registration_is_idempotent() -> None:
 @pytest.mark.usefixtures("clean_resolvers")
 def test_foreign_resolver_is_never_replaced_silently() -> None:
     register_foreign("lr_step", lambda *args: "theirs")
-    with pytest.raises(ResolverConflictError, match=r"register_resolvers: resolver names \['lr_step'\] must be free or ours"):
+    with pytest.raises(
+        ResolverConflictError, match=r"register_resolvers: resolver names \['lr_step'\] must be free or ours"
+    ):
         register_resolvers()
     assert not OmegaConf.has_resolver("lr_gamma")  # nothing half-applied
     assert register_resolvers(on_conflict="skip") == ["lr_step"]
@@ -131,7 +179,11 @@ args = st.one_of(
 @given(name=st.sampled_from(sorted(RESOLVERS)), a=args, b=args, c=args)
 def test_fuzzed_arguments_give_a_valid_value_or_our_error(name: str, a: object, b: object, c: object) -> None:
     try:
-        value = RESOLVERS[name](a, b, c) if name == "lr_gamma" else RESOLVERS[name](a, b, c if isinstance(c, int) else 0)
+        value = (
+            RESOLVERS[name](a, b, c)
+            if name == "lr_gamma"
+            else RESOLVERS[name](a, b, c if isinstance(c, int) else 0)
+        )
     except BoundedLRError:
         return
     if name == "lr_gamma":
@@ -142,5 +194,6 @@ def test_fuzzed_arguments_give_a_valid_value_or_our_error(name: str, a: object, 
         assert value >= 1
     else:
         assert len(value) == int(b)  # type: ignore[call-overload]
-        assert all(x < y for x, y in zip(value, value[1:], strict=False))
-        assert 0 < value[0] and value[-1] <= int(a)  # type: ignore[call-overload]
+        assert all(x < y for x, y in pairwise(value))
+        assert value[0] > 0
+        assert value[-1] <= int(a)  # type: ignore[call-overload]

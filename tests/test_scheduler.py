@@ -6,6 +6,7 @@ import math
 import subprocess
 import sys
 from collections.abc import Callable
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -22,12 +23,19 @@ from bounded_lr_resolver.errors import BoundsError, BoundsTypeError, ResumeMisma
 
 
 def sgd(*lrs: float, tensor: bool = False) -> torch.optim.Optimizer:
-    groups = [{"params": [torch.nn.Parameter(torch.zeros(1))], "lr": torch.tensor(lr) if tensor else lr} for lr in lrs]
+    groups = [
+        {"params": [torch.nn.Parameter(torch.zeros(1))], "lr": torch.tensor(lr) if tensor else lr}
+        for lr in lrs
+    ]
     return torch.optim.SGD(groups, lr=lrs[0])
 
 
 def trace(
-    optimizer: torch.optim.Optimizer, scheduler: LRScheduler, steps: int, group: int = 0, every_step: bool = True
+    optimizer: torch.optim.Optimizer,
+    scheduler: LRScheduler,
+    steps: int,
+    group: int = 0,
+    every_step: bool = True,
 ) -> list[float]:
     """The LR before any step, then after each of ``steps`` (optimizer.step(); scheduler.step()).
 
@@ -47,26 +55,43 @@ def trace(
 TorchFactory = Callable[[torch.optim.Optimizer], LRScheduler]
 ORACLES = [
     pytest.param("step", 1000, 10, lambda o: StepLR(o, step_size(1000, 10), gamma(0.1, 1e-4, 10)), id="step"),
-    pytest.param("multistep", 1000, 7, lambda o: MultiStepLR(o, milestones(1000, 7), gamma(0.1, 1e-4, 7)),
-                 id="multistep-uneven"),
-    pytest.param("multistep", 1000, 10, lambda o: StepLR(o, 100, gamma(0.1, 1e-4, 10)), id="multistep-is-step-when-even"),
-    pytest.param("exponential", 1000, None, lambda o: ExponentialLR(o, gamma(0.1, 1e-4, 1000)), id="exponential"),
+    pytest.param(
+        "multistep",
+        1000,
+        7,
+        lambda o: MultiStepLR(o, milestones(1000, 7), gamma(0.1, 1e-4, 7)),
+        id="multistep-uneven",
+    ),
+    pytest.param(
+        "multistep",
+        1000,
+        10,
+        lambda o: StepLR(o, 100, gamma(0.1, 1e-4, 10)),
+        id="multistep-is-step-when-even",
+    ),
+    pytest.param(
+        "exponential", 1000, None, lambda o: ExponentialLR(o, gamma(0.1, 1e-4, 1000)), id="exponential"
+    ),
 ]
 
 
 @pytest.mark.parametrize(("kind", "max_steps", "n_updates", "oracle"), ORACLES)
-def test_factory_contract_against_torch(kind: str, max_steps: int, n_updates: int | None, oracle: TorchFactory) -> None:
+def test_factory_contract_against_torch(
+    kind: str, max_steps: int, n_updates: int | None, oracle: TorchFactory
+) -> None:
     ours_opt = sgd(0.1)
-    ours = build_scheduler(ours_opt, initial_lr=0.1, final_lr=1e-4, max_steps=max_steps, n_updates=n_updates, kind=kind)
+    ours = build_scheduler(
+        ours_opt, initial_lr=0.1, final_lr=1e-4, max_steps=max_steps, n_updates=n_updates, kind=kind
+    )
     assert isinstance(ours, LRScheduler)
     theirs_opt = sgd(0.1)
     got, expected = trace(ours_opt, ours, max_steps + 5), trace(theirs_opt, oracle(theirs_opt), max_steps)
     assert got[0] == 0.1
     assert np.allclose(got[: max_steps + 1], expected, rtol=1e-12, atol=0)  # torch chains multiplications
     assert abs(got[max_steps] - 1e-4) / 1e-4 <= 1e-12
-    assert all(b <= a for a, b in zip(got, got[1:], strict=False))
+    assert all(b <= a for a, b in pairwise(got))
     assert min(got[: max_steps + 1]) >= 1e-4
-    assert sum(b < a for a, b in zip(got, got[1:], strict=False)) == (n_updates or max_steps)
+    assert sum(b < a for a, b in pairwise(got)) == (n_updates or max_steps)
     assert got[max_steps:] == [1e-4] * 6  # held at final_lr past max_steps
 
 
@@ -91,36 +116,60 @@ LAST_STEP = [
 
 
 @pytest.mark.parametrize(("max_steps", "n_updates", "kind", "at", "last_lr"), LAST_STEP)
-def test_last_training_step_convention(max_steps: int, n_updates: int | None, kind: str, at: str, last_lr: float) -> None:
+def test_last_training_step_convention(
+    max_steps: int, n_updates: int | None, kind: str, at: str, last_lr: float
+) -> None:
     if kind == "exponential" and at == "max_steps":
         n_updates = max_steps
     opt = sgd(0.1)
-    sched = build_scheduler(opt, initial_lr=0.1, final_lr=1e-4, max_steps=max_steps, n_updates=n_updates, kind=kind,
-                            final_lr_at=at)
+    sched = build_scheduler(
+        opt,
+        initial_lr=0.1,
+        final_lr=1e-4,
+        max_steps=max_steps,
+        n_updates=n_updates,
+        kind=kind,
+        final_lr_at=at,
+    )
     lrs = trace(opt, sched, max_steps)
     assert math.isclose(lrs[max_steps - 1], last_lr, rel_tol=1e-12)
-    decays_in_training = sum(b < a for a, b in zip(lrs[:max_steps], lrs[1:max_steps], strict=False))
+    decays_in_training = sum(b < a for a, b in pairwise(lrs[:max_steps]))
     assert decays_in_training == (3 if at == "last_step" else sched.schedules[0].count - 1)
 
 
 def test_last_step_matches_torch_multisteplr() -> None:
     opt, ref_opt = sgd(0.1), sgd(0.1)
-    sched = build_scheduler(opt, initial_lr=0.1, final_lr=1e-4, max_steps=100, n_updates=3, kind="multistep",
-                            final_lr_at="last_step")
+    sched = build_scheduler(
+        opt,
+        initial_lr=0.1,
+        final_lr=1e-4,
+        max_steps=100,
+        n_updates=3,
+        kind="multistep",
+        final_lr_at="last_step",
+    )
     ref = MultiStepLR(ref_opt, milestones(100, 3, 0, "last_step"), gamma(0.1, 1e-4, 3))
     assert np.allclose(trace(opt, sched, 100), trace(ref_opt, ref, 100), rtol=1e-12, atol=0)
 
 
 def test_warmup_then_bounded_decay() -> None:
     opt = sgd(0.1)
-    sched = build_scheduler(opt, initial_lr=0.1, final_lr=1e-3, max_steps=110, n_updates=2, kind="step",
-                            warmup_steps=10, warmup_start_factor=0.0)
+    sched = build_scheduler(
+        opt,
+        initial_lr=0.1,
+        final_lr=1e-3,
+        max_steps=110,
+        n_updates=2,
+        kind="step",
+        warmup_steps=10,
+        warmup_start_factor=0.0,
+    )
     lrs = trace(opt, sched, 110)
     assert lrs[:11] == pytest.approx([0.01 * t for t in range(11)], rel=1e-15)
     assert lrs[10] == 0.1
     assert lrs[60] == pytest.approx(0.01, rel=1e-15)
     assert lrs[110] == 1e-3
-    assert sum(b < a for a, b in zip(lrs[10:], lrs[11:], strict=False)) == 2
+    assert sum(b < a for a, b in pairwise(lrs[10:])) == 2
 
 
 @pytest.mark.parametrize("kind", ["step", "multistep", "exponential"])
@@ -128,8 +177,14 @@ def test_tensor_lr_has_no_drift(kind: str) -> None:
     steps = 10**6
     opt = sgd(0.1, tensor=True)
     lr_tensor = opt.param_groups[0]["lr"]
-    sched = build_scheduler(opt, initial_lr=0.1, final_lr=1e-4, max_steps=steps, kind=kind,
-                            n_updates=None if kind == "exponential" else 10**4)
+    sched = build_scheduler(
+        opt,
+        initial_lr=0.1,
+        final_lr=1e-4,
+        max_steps=steps,
+        kind=kind,
+        n_updates=None if kind == "exponential" else 10**4,
+    )
     opt.step()
     for _ in range(steps):
         sched.step()
@@ -164,38 +219,84 @@ def test_per_group_bounds() -> None:
 
 
 FACTORY_BAD = [
-    pytest.param(dict(optimizer=[1, 2]), BoundsTypeError,
-                 "build_scheduler: optimizer must be a torch.optim.Optimizer, got optimizer=[1, 2] (list)", id="not-an-optimizer"),
-    pytest.param(dict(initial_lr=0.2), BoundsError,
-                 "build_scheduler: initial_lr must be the optimizer's (largest param group's) lr, got initial_lr=0.2, "
-                 "optimizer lrs=[0.1]", id="optimizer-lr-contradicts-config"),
-    pytest.param(dict(max_steps=1000, n_updates=3), BoundsError,
-                 "build_scheduler: max_steps must be a multiple of n_updates", id="non-divisible-step"),
-    pytest.param(dict(kind="exponential"), BoundsError,
-                 "build_scheduler: n_updates must be max_steps - warmup_steps = 1000 for kind='exponential'",
-                 id="exponential-n-updates"),
-    pytest.param(dict(gamma=0.5), BoundsError,
-                 "build_scheduler: gamma must be the gamma derived from the bounds (or left out), got gamma=0.5",
-                 id="hand-edited-gamma"),
-    pytest.param(dict(step_size=7), BoundsError,
-                 "build_scheduler: step_size must be the step size derived from the bounds", id="hand-edited-step-size"),
-    pytest.param(dict(warmup_steps=1000), BoundsError,
-                 "build_scheduler: warmup_steps must be in [0, max_steps)", id="warmup-not-below-max-steps"),
-    pytest.param(dict(initial_lr=[0.1, 0.2], final_lr=[1e-4, 1e-4]), BoundsError,
-                 "build_scheduler: initial_lr must be a list with one entry per param group", id="per-group-count"),
-    pytest.param(dict(initial_lr=[0.1], final_lr=1e-4), BoundsTypeError,
-                 "build_scheduler: final_lr must be a list like the other bound", id="per-group-mixed"),
-    pytest.param(dict(final_lr="1e-4"), BoundsTypeError,
-                 "build_scheduler: final_lr must be a number (int or float), got final_lr='1e-4' (str)", id="text-lr"),
-    pytest.param(dict(max_steps=1e18), BoundsError, "build_scheduler: max_steps must be <= 2**53", id="huge-max-steps"),
+    pytest.param(
+        dict(optimizer=[1, 2]),
+        BoundsTypeError,
+        "build_scheduler: optimizer must be a torch.optim.Optimizer, got optimizer=[1, 2] (list)",
+        id="not-an-optimizer",
+    ),
+    pytest.param(
+        dict(initial_lr=0.2),
+        BoundsError,
+        "build_scheduler: initial_lr must be the optimizer's (largest param group's) lr, got initial_lr=0.2, "
+        "optimizer lrs=[0.1]",
+        id="optimizer-lr-contradicts-config",
+    ),
+    pytest.param(
+        dict(max_steps=1000, n_updates=3),
+        BoundsError,
+        "build_scheduler: max_steps must be a multiple of n_updates",
+        id="non-divisible-step",
+    ),
+    pytest.param(
+        dict(kind="exponential"),
+        BoundsError,
+        "build_scheduler: n_updates must be max_steps - warmup_steps = 1000 for kind='exponential'",
+        id="exponential-n-updates",
+    ),
+    pytest.param(
+        dict(gamma=0.5),
+        BoundsError,
+        "build_scheduler: gamma must be the gamma derived from the bounds (or left out), got gamma=0.5",
+        id="hand-edited-gamma",
+    ),
+    pytest.param(
+        dict(step_size=7),
+        BoundsError,
+        "build_scheduler: step_size must be the step size derived from the bounds",
+        id="hand-edited-step-size",
+    ),
+    pytest.param(
+        dict(warmup_steps=1000),
+        BoundsError,
+        "build_scheduler: warmup_steps must be in [0, max_steps)",
+        id="warmup-not-below-max-steps",
+    ),
+    pytest.param(
+        dict(initial_lr=[0.1, 0.2], final_lr=[1e-4, 1e-4]),
+        BoundsError,
+        "build_scheduler: initial_lr must be a list with one entry per param group",
+        id="per-group-count",
+    ),
+    pytest.param(
+        dict(initial_lr=[0.1], final_lr=1e-4),
+        BoundsTypeError,
+        "build_scheduler: final_lr must be a list like the other bound",
+        id="per-group-mixed",
+    ),
+    pytest.param(
+        dict(final_lr="1e-4"),
+        BoundsTypeError,
+        "build_scheduler: final_lr must be a number (int or float), got final_lr='1e-4' (str)",
+        id="text-lr",
+    ),
+    pytest.param(
+        dict(max_steps=1e18), BoundsError, "build_scheduler: max_steps must be <= 2**53", id="huge-max-steps"
+    ),
 ]
 
 
 @pytest.mark.parametrize(("overrides", "error", "message"), FACTORY_BAD)
 def test_factory_bad_input(overrides: dict[str, object], error: type[Exception], message: str) -> None:
-    kwargs: dict[str, object] = dict(optimizer=sgd(0.1), initial_lr=0.1, final_lr=1e-4, max_steps=1000, n_updates=10)
+    kwargs: dict[str, object] = dict(
+        optimizer=sgd(0.1), initial_lr=0.1, final_lr=1e-4, max_steps=1000, n_updates=10
+    )
     kwargs.update(overrides)
-    before = [dict(g) for g in kwargs["optimizer"].param_groups] if isinstance(kwargs["optimizer"], torch.optim.Optimizer) else None
+    before = (
+        [dict(g) for g in kwargs["optimizer"].param_groups]
+        if isinstance(kwargs["optimizer"], torch.optim.Optimizer)
+        else None
+    )
     with pytest.raises(error) as info:
         build_scheduler(**kwargs)  # type: ignore[arg-type]
     assert str(info.value).startswith(message), str(info.value)
@@ -233,24 +334,34 @@ print(json.dumps(results))
 """
 
 resume_cases = st.lists(
-    st.tuples(st.sampled_from(["step", "multistep", "exponential"]), st.sampled_from([0, 50]), st.integers(1, 299),
-              st.booleans()),
-    min_size=6, max_size=12,
+    st.tuples(
+        st.sampled_from(["step", "multistep", "exponential"]),
+        st.sampled_from([0, 50]),
+        st.integers(1, 299),
+        st.booleans(),
+    ),
+    min_size=6,
+    max_size=12,
 )
 
 
 @settings(max_examples=2, deadline=None)
 @given(cases=resume_cases)
-def test_resume_in_new_process_is_bitwise_identical(tmp_path_factory: pytest.TempPathFactory,
-                                                    cases: list[tuple[str, int, int, bool]]) -> None:
+def test_resume_in_new_process_is_bitwise_identical(
+    tmp_path_factory: pytest.TempPathFactory, cases: list[tuple[str, int, int, bool]]
+) -> None:
     """Save at random steps in one process; a second process loads and continues, bit for bit."""
     import json
 
     folder = tmp_path_factory.mktemp("ckpt")
 
     def run(mode: str) -> list[list[str]]:
-        out = subprocess.run([sys.executable, "-c", RESUME_SCRIPT, mode, str(folder), json.dumps(cases)],
-                             capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", RESUME_SCRIPT, mode, str(folder), json.dumps(cases)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         result: list[list[str]] = json.loads(out.stdout)
         return result
 
@@ -265,7 +376,9 @@ def test_resume_with_other_bounds_is_refused() -> None:
     trace(opt, sched, 30)
     state = sched.state_dict()
     fresh = build_scheduler(sgd(0.1), initial_lr=0.1, final_lr=1e-5, max_steps=100, n_updates=10)
-    with pytest.raises(ResumeMismatchError, match=r"group 0 final_lr: checkpoint final_lr=0.0001, config final_lr=1e-05"):
+    with pytest.raises(
+        ResumeMismatchError, match=r"group 0 final_lr: checkpoint final_lr=0.0001, config final_lr=1e-05"
+    ):
         fresh.load_state_dict(state)
     assert fresh.last_epoch == 0  # nothing half-applied
 
@@ -273,7 +386,9 @@ def test_resume_with_other_bounds_is_refused() -> None:
 def test_resume_from_a_torch_checkpoint_is_refused() -> None:
     torch_state = StepLR(sgd(0.1), 10).state_dict()
     with pytest.raises(ResumeMismatchError, match="got one without 'bounds'"):
-        build_scheduler(sgd(0.1), initial_lr=0.1, final_lr=1e-4, max_steps=100, n_updates=10).load_state_dict(torch_state)
+        build_scheduler(sgd(0.1), initial_lr=0.1, final_lr=1e-4, max_steps=100, n_updates=10).load_state_dict(
+            torch_state
+        )
 
 
 def test_state_dict_loads_with_weights_only(tmp_path: Path) -> None:
