@@ -7,6 +7,7 @@ loaded when the scheduler is used):
 - :func:`register_resolvers` and the resolver functions (OmegaConf),
 - :class:`Schedule`, :func:`gamma`, :func:`step_size`, :func:`milestones` (pure math),
 - :func:`lr_curve` (vectorized closed form, numpy),
+- :func:`instantiate_trusted` (Hydra's ``instantiate`` with an execution whitelist where supported),
 - the error types in :mod:`bounded_lr_resolver.errors`.
 """
 
@@ -25,6 +26,7 @@ __all__ = [
     "Schedule",
     "build_scheduler",
     "gamma",
+    "instantiate_trusted",
     "lr_curve",
     "lr_gamma",
     "lr_milestones",
@@ -46,6 +48,7 @@ _HOME = {
     "step_size": "bounds",
     "milestones": "bounds",
     "lr_curve": "curve",
+    "instantiate_trusted": "trusted",
     "BoundedLRError": "errors",
     "BoundsError": "errors",
     "BoundsTypeError": "errors",
@@ -65,6 +68,7 @@ if TYPE_CHECKING:
     )
     from bounded_lr_resolver.resolvers import lr_gamma, lr_milestones, lr_step, register_resolvers
     from bounded_lr_resolver.scheduler import BoundedLR, build_scheduler
+    from bounded_lr_resolver.trusted import instantiate_trusted
 
 
 def __getattr__(name: str) -> Any:

@@ -18,7 +18,16 @@ import numpy.typing as npt
 
 from bounded_lr_resolver.bounds import Schedule
 
-__all__ = ["BoundsCheck", "check_bounds", "csv_steps", "key_steps", "summary", "write_csv", "write_png"]
+__all__ = [
+    "BoundsCheck",
+    "atomic_write",
+    "check_bounds",
+    "csv_steps",
+    "key_steps",
+    "summary",
+    "write_csv",
+    "write_png",
+]
 
 MAX_CSV_ROWS = 20_000
 
@@ -128,7 +137,7 @@ def _umask() -> int:
     return mask
 
 
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
     os.close(handle)
@@ -152,17 +161,28 @@ def write_csv(path: Path, steps: npt.NDArray[np.int64], columns: dict[str, npt.N
             for row in body:
                 stream.write(f"{int(row[0])}," + ",".join(repr(float(v)) for v in row[1:]) + "\n")
 
-    _atomic_write(path, write)
+    atomic_write(path, write)
 
 
-def write_png(path: Path, curves: dict[str, tuple[Schedule, npt.NDArray[np.float64]]], title: str) -> None:
-    """Plot one or more schedules (label -> (schedule, LR at 0..max_steps)) on a log-scale LR axis."""
+def write_png(
+    path: Path,
+    curves: dict[str, tuple[Schedule, npt.NDArray[np.float64]]],
+    title: str,
+    losses: list[tuple[float, float]] | None = None,
+) -> None:
+    """Plot schedules (label -> (schedule, LR at 0..max_steps)) on a log-scale LR axis.
+
+    With ``losses`` (``(final_lr, final loss)`` pairs, e.g. from a sweep), a second panel shows
+    the final loss against the final LR.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
 
-    figure, axes = plt.subplots(figsize=(9, 5), dpi=110)
+    panels = 2 if losses else 1
+    figure, all_axes = plt.subplots(1, panels, figsize=(9 + 5 * (panels - 1), 5), dpi=110, squeeze=False)
+    axes = all_axes[0][0]
     for label, (schedule, curve) in curves.items():
         steps = csv_steps(schedule, curve, max_rows=5_000)
         line = axes.step(steps, curve[steps], where="post", label=label, linewidth=1.6)[0]
@@ -180,13 +200,24 @@ def write_png(path: Path, curves: dict[str, tuple[Schedule, npt.NDArray[np.float
     axes.plot([], [], color="grey", linestyle=":", label="initial_lr")
     axes.plot([], [], color="grey", linestyle="--", label="final_lr")
     axes.plot([], [], color="grey", linestyle="-.", label="first step at final_lr")
-    axes.legend(fontsize=8, loc="lower left")
+    if any(schedule.warmup_steps for schedule, _ in curves.values()):
+        axes.fill_between([], [], color="grey", alpha=0.15, label="warmup")
+    axes.legend(fontsize=7, loc="lower left")
+    if losses:
+        loss_axes = all_axes[0][1]
+        finals, values = zip(*sorted(losses), strict=True)
+        loss_axes.plot(finals, values, marker="o")
+        loss_axes.set_xscale("log")
+        loss_axes.set_xlabel("final_lr (log scale)")
+        loss_axes.set_ylabel("final loss")
+        loss_axes.set_title("final loss against final_lr", fontsize=10)
+        loss_axes.grid(True, which="both", alpha=0.25)
     figure.tight_layout()
 
     def write(temporary: Path) -> None:
         figure.savefig(temporary, format="png")
 
     try:
-        _atomic_write(path, write)
+        atomic_write(path, write)
     finally:
         plt.close(figure)

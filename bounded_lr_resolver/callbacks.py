@@ -1,0 +1,176 @@
+"""Hydra callbacks: a resolved record of what each job ran, and a report after a sweep.
+
+Add them to any Hydra app through its config::
+
+    hydra:
+      callbacks:
+        resolved_config:
+          _target_: bounded_lr_resolver.callbacks.SaveResolvedConfig
+        sweep_report:
+          _target_: bounded_lr_resolver.callbacks.SweepReport
+
+``SaveResolvedConfig`` writes ``resolved_config.yaml`` (every ``${lr_gamma:...}`` replaced by its
+value) next to Hydra's unresolved ``.hydra/config.yaml``, so the concrete gamma and step size of
+a run are on record and the file loads where this package is absent. ``SweepReport`` runs once,
+in the launching process, after every job of a multirun: it overlays all the schedules in
+``sweep_report.png`` and tabulates their parameters (and each job's final loss, if it wrote one)
+in ``sweep_report.csv`` and ``sweep_report.md``. It works with any launcher whose jobs write to
+the sweep directory on a shared file system (basic, joblib, submitit).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from bounded_lr_resolver.bounds import Schedule
+from bounded_lr_resolver.errors import BoundedLRError
+
+__all__ = [
+    "RESULT_FILE",
+    "SCHEDULE_KEYS",
+    "SaveResolvedConfig",
+    "SweepReport",
+    "resolved_yaml",
+    "schedule_from",
+    "write_report",
+]
+
+RESULT_FILE = "result.json"
+"""A job may write ``{"final_loss": ...}`` here; the sweep report then shows it."""
+
+_log = logging.getLogger(__name__)
+SCHEDULE_KEYS = (
+    "initial_lr",
+    "final_lr",
+    "max_steps",
+    "n_updates",
+    "kind",
+    "final_lr_at",
+    "warmup_steps",
+    "warmup_start_factor",
+)
+
+
+def resolved_yaml(config: DictConfig) -> str:
+    """The job's config without the ``hydra`` node, every interpolation resolved, as YAML."""
+    job = OmegaConf.masked_copy(config, [str(key) for key in config if key != "hydra"])
+    return OmegaConf.to_yaml(OmegaConf.to_container(job, resolve=True))
+
+
+def schedule_from(node: Any, where: str = "sweep report") -> Schedule:
+    """Build the :class:`Schedule` a scheduler config node (e.g. ``scheduler: bounded_step``) declares."""
+    values = {key: node[key] for key in SCHEDULE_KEYS if key in node}
+    return Schedule(where=where, **values)
+
+
+class SaveResolvedConfig(Callback):
+    """Write ``resolved_config.yaml`` into each job's output directory when the job starts."""
+
+    def __init__(self, filename: str = "resolved_config.yaml") -> None:
+        self.filename = filename
+
+    def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
+        out = Path(config.hydra.runtime.output_dir)
+        try:
+            text = resolved_yaml(config)
+        except OmegaConfBaseException as error:  # the job itself will report it, with its key
+            _log.error("SaveResolvedConfig: the config does not resolve, nothing written: %s", error)
+            return
+        out.mkdir(parents=True, exist_ok=True)
+        (out / self.filename).write_text(text, encoding="utf-8")
+
+
+class SweepReport(Callback):
+    """After a multirun, overlay every job's schedule and tabulate their parameters.
+
+    Args:
+        key: where the scheduler node sits in each job's config (default ``scheduler``).
+    """
+
+    def __init__(self, key: str = "scheduler") -> None:
+        self.key = key
+
+    def _jobs(self, sweep_dir: Path) -> list[dict[str, Any]]:
+        jobs = []
+        for config_file in sorted(sweep_dir.glob("**/.hydra/config.yaml")):
+            job_dir = config_file.parent.parent
+            overrides = OmegaConf.load(job_dir / ".hydra" / "overrides.yaml")
+            node = OmegaConf.select(OmegaConf.load(config_file), self.key)
+            try:
+                schedule = schedule_from(node)
+            except (BoundedLRError, OmegaConfBaseException, TypeError) as error:
+                _log.error("SweepReport: skipping %s: %s", job_dir, error)
+                continue
+            result_file = job_dir / RESULT_FILE
+            result = json.loads(result_file.read_text()) if result_file.is_file() else {}
+            jobs.append(
+                {
+                    "job": str(job_dir.relative_to(sweep_dir)),
+                    "overrides": " ".join(str(item) for item in overrides),  # type: ignore[union-attr]
+                    "schedule": schedule,
+                    "final_loss": result.get("final_loss"),
+                }
+            )
+        return sorted(jobs, key=lambda job: (len(job["job"]), job["job"]))
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep_dir = Path(config.hydra.sweep.dir)
+        jobs = self._jobs(sweep_dir)
+        if not jobs:
+            _log.error("SweepReport: no job configs with a '%s' node under %s", self.key, sweep_dir)
+            return
+        write_report(sweep_dir, jobs)
+
+
+def _rows(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    rows = []
+    for job in jobs:
+        s: Schedule = job["schedule"]
+        rows.append(
+            {
+                "job": job["job"],
+                "overrides": job["overrides"],
+                "kind": s.kind,
+                "initial_lr": s.initial_lr,
+                "final_lr": s.final_lr,
+                "max_steps": s.max_steps,
+                "n_updates": s.count,
+                "warmup_steps": s.warmup_steps,
+                "final_lr_at": s.final_lr_at,
+                "gamma": s.gamma,
+                "step_size": s.step_size if s.step_size is not None else "",
+                "final_loss": "" if job["final_loss"] is None else job["final_loss"],
+            }
+        )
+    return rows
+
+
+def write_report(sweep_dir: Path, jobs: list[dict[str, Any]]) -> None:
+    """Write ``sweep_report.{png,csv,md}`` for ``jobs`` (as collected by :class:`SweepReport`)."""
+    from bounded_lr_resolver.curve import lr_curve
+    from bounded_lr_resolver.report import write_png
+
+    rows = _rows(jobs)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    (sweep_dir / "sweep_report.csv").write_text(buffer.getvalue(), encoding="utf-8")
+    header = "| " + " | ".join(rows[0]) + " |\n|" + "---|" * len(rows[0]) + "\n"
+    body = "".join("| " + " | ".join(str(value) for value in row.values()) + " |\n" for row in rows)
+    (sweep_dir / "sweep_report.md").write_text(header + body, encoding="utf-8")
+    curves = {
+        f"{job['job']}: {job['overrides'] or '(defaults)'}": (job["schedule"], lr_curve(job["schedule"]))
+        for job in jobs
+    }
+    losses = [(job["schedule"].final_lr, job["final_loss"]) for job in jobs if job["final_loss"] is not None]
+    write_png(sweep_dir / "sweep_report.png", curves, f"sweep of {len(jobs)} jobs: {sweep_dir.name}", losses)

@@ -1,0 +1,41 @@
+"""Draw the README's figures from the closed form: ``python docs/make_figures.py``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import numpy as np
+from matplotlib import pyplot as plt
+
+from bounded_lr_resolver.bounds import Schedule
+from bounded_lr_resolver.curve import lr_curve
+
+HERE = Path(__file__).resolve().parent
+
+
+def conventions() -> None:
+    """The two final-LR conventions for 0.1 -> 1e-4 in 3 decays over 12 training steps."""
+    figure, axes = plt.subplots(1, 2, figsize=(10, 3.8), dpi=110, sharey=True)
+    for ax, at in zip(axes, ("max_steps", "last_step"), strict=True):
+        s = Schedule(0.1, 1e-4, 12, 3, kind="step", final_lr_at=at)  # type: ignore[arg-type]
+        steps = np.arange(0, 13)
+        lrs = lr_curve(s, steps)
+        ax.bar(steps[:12], lrs[:12], width=0.8, color="tab:blue", label="LR used by training step t")
+        ax.bar([12], lrs[12:], width=0.8, color="lightgrey", label="after max_steps (no training)")
+        ax.axhline(1e-4, color="tab:red", linestyle="--", linewidth=1, label="final_lr")
+        ax.set_yscale("log")
+        ax.set_xticks(steps)
+        ax.set_xlabel("training step t (scheduler.step() called t times before it)")
+        ax.set_title(f"final_lr_at={at}: step 11 trains at {lrs[11]:.0e}", fontsize=10)
+    axes[0].set_ylabel("learning rate (log)")
+    axes[0].legend(fontsize=8, loc="lower left")
+    figure.suptitle("initial_lr=0.1, final_lr=1e-4, max_steps=12, n_updates=3", fontsize=10)
+    figure.tight_layout()
+    figure.savefig(HERE / "final_lr_conventions.png")
+
+
+if __name__ == "__main__":
+    conventions()
