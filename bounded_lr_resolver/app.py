@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 import torch
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from packaging.version import Version
 
 from bounded_lr_resolver.bounds import Schedule

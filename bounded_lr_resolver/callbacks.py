@@ -115,7 +115,7 @@ class SweepReport(Callback):
             jobs.append(
                 {
                     "job": str(job_dir.relative_to(sweep_dir)),
-                    "overrides": " ".join(str(item) for item in overrides),  # type: ignore[union-attr]
+                    "overrides": " ".join(str(item) for item in overrides),
                     "schedule": schedule,
                     "final_loss": result.get("final_loss"),
                 }

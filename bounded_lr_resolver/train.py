@@ -57,7 +57,7 @@ def train(cfg: DictConfig, make_scheduler: Any, out: Path) -> dict[str, Any]:
             batch = order[start : start + task.batch_size]
             loss = torch.nn.functional.mse_loss(model(inputs[batch]), targets[batch])
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]
             lrs[step] = float(optimizer.param_groups[0]["lr"])
             optimizer.step()
             scheduler.step()
