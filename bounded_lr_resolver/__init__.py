@@ -34,6 +34,7 @@ __all__ = [
     "milestones",
     "register_resolvers",
     "step_size",
+    "trust_our_callbacks",
 ]
 
 _HOME = {
@@ -49,6 +50,7 @@ _HOME = {
     "milestones": "bounds",
     "lr_curve": "curve",
     "instantiate_trusted": "trusted",
+    "trust_our_callbacks": "trusted",
     "BoundedLRError": "errors",
     "BoundsError": "errors",
     "BoundsTypeError": "errors",
@@ -68,7 +70,7 @@ if TYPE_CHECKING:
     )
     from bounded_lr_resolver.resolvers import lr_gamma, lr_milestones, lr_step, register_resolvers
     from bounded_lr_resolver.scheduler import BoundedLR, build_scheduler
-    from bounded_lr_resolver.trusted import instantiate_trusted
+    from bounded_lr_resolver.trusted import instantiate_trusted, trust_our_callbacks
 
 
 def __getattr__(name: str) -> Any:

@@ -12,7 +12,6 @@ and compares every LR with the closed form.
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +29,7 @@ from bounded_lr_resolver.curve import lr_curve
 from bounded_lr_resolver.report import check_bounds, csv_steps, key_steps, summary, write_csv, write_png
 from bounded_lr_resolver.scheduler import BoundedLR
 from bounded_lr_resolver.train import train
-from bounded_lr_resolver.trusted import instantiate_trusted
+from bounded_lr_resolver.trusted import instantiate_trusted, trust_our_callbacks
 
 __all__ = ["config_dir", "hydra_main_kwargs", "main", "run"]
 
@@ -132,11 +131,7 @@ def hydra_main_kwargs() -> dict[str, Any]:
 
 def main() -> None:
     """Console-script entry point: ``bounded-lr [overrides]``."""
-    # Hydra 1.4 instantiates config-declared callbacks without an execution whitelist and warns;
-    # ours are trusted code named in our own config, so that one warning is silenced here.
-    warnings.filterwarnings(
-        "ignore", message=r"hydra\.utils\.instantiate\(\) resolved _target_='bounded_lr_resolver\.callbacks\."
-    )
+    trust_our_callbacks()  # our config lists our own callbacks; Hydra 1.4 would warn for them
     hydra.main(config_path=config_dir(), config_name="config", **hydra_main_kwargs())(_task)()
 
 

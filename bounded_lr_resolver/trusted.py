@@ -8,12 +8,13 @@ only where it exists, so the same line works, silently, on both.
 from __future__ import annotations
 
 import inspect
+import warnings
 from collections.abc import Iterable
 from typing import Any, Final
 
 from hydra.utils import instantiate
 
-__all__ = ["SUPPORTS_WHITELIST", "TRUSTED_TARGETS", "instantiate_trusted"]
+__all__ = ["SUPPORTS_WHITELIST", "TRUSTED_TARGETS", "instantiate_trusted", "trust_our_callbacks"]
 
 TRUSTED_TARGETS: Final = ("bounded_lr_resolver.build_scheduler",)
 """The targets this package ships in its configs."""
@@ -35,3 +36,15 @@ def instantiate_trusted(config: Any, *args: Any, allow: Iterable[str] = (), **kw
     if SUPPORTS_WHITELIST:
         kwargs["_execution_whitelist_"] = [*TRUSTED_TARGETS, *allow]
     return instantiate(config, *args, **kwargs)
+
+
+def trust_our_callbacks() -> None:
+    """Silence hydra-core 1.4's whitelist warning for this package's callbacks, and only those.
+
+    Hydra 1.4 instantiates every ``hydra.callbacks`` entry without an execution whitelist and
+    warns for each (it offers no way to pass one). Call this before ``@hydra.main`` runs when
+    your config lists ``bounded_lr_resolver.callbacks.*``; other targets still warn.
+    """
+    warnings.filterwarnings(
+        "ignore", message=r"hydra\.utils\.instantiate\(\) resolved _target_='bounded_lr_resolver\.callbacks\."
+    )

@@ -1,0 +1,128 @@
+"""The training task, the sweep report and the resolved-config record, run as a user runs them."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from bounded_lr_resolver.bounds import Schedule
+from bounded_lr_resolver.curve import lr_curve
+from bounded_lr_resolver.report import atomic_write
+from tests.conftest import run, run_app, write_app
+from tests.test_main_job import BOUNDED_LR
+
+TRAIN = [
+    "task=train",
+    "task.progress=false",
+    "scheduler.max_steps=400",
+    "scheduler.n_updates=4",
+    "plot=false",
+]
+
+
+def test_train_task_logs_lr_and_loss_per_step(tmp_path: Path) -> None:
+    output = run([BOUNDED_LR, f"hydra.run.dir={tmp_path}", *TRAIN], cwd=tmp_path).stdout
+    assert "trained 400 steps; the LR of each: every LR equals the closed form" in output
+    with (tmp_path / "train.csv").open() as stream:
+        rows = list(csv.DictReader(stream))
+    assert len(rows) == 400
+    lrs = np.array([float(row["lr"]) for row in rows])
+    assert np.array_equal(lrs, lr_curve(Schedule(0.05, 5e-4, 400, 4), np.arange(400)))
+    losses = np.array([float(row["loss"]) for row in rows])
+    assert np.all(np.isfinite(losses))
+    assert losses[-50:].mean() < losses[:50].mean()  # it learns
+    final = json.loads((tmp_path / "result.json").read_text())["final_loss"]
+    assert f"final loss   {final:.6g}" in output
+
+
+def test_train_progress_bar_shows_loss_and_lr(tmp_path: Path) -> None:
+    result = run([BOUNDED_LR, f"hydra.run.dir={tmp_path}", *TRAIN[:1], *TRAIN[2:]], cwd=tmp_path)
+    assert "train: 100%" in result.stderr
+    assert "loss=" in result.stderr
+    assert "lr=" in result.stderr
+
+
+@pytest.mark.parametrize("launcher", ["basic", "joblib"])
+def test_sweep_report_over_final_lr(tmp_path: Path, launcher: str) -> None:
+    args = [
+        BOUNDED_LR,
+        "-m",
+        f"hydra.sweep.dir={tmp_path}",
+        f"hydra/launcher={launcher}",
+        *TRAIN,
+        "scheduler.final_lr=5e-3,5e-4,5e-5",
+    ]
+    run(args, cwd=tmp_path)
+    with (tmp_path / "sweep_report.csv").open() as stream:
+        rows = list(csv.DictReader(stream))
+    assert [float(row["final_lr"]) for row in rows] == [5e-3, 5e-4, 5e-5]
+    for row in rows:
+        assert float(row["gamma"]) == pytest.approx((float(row["final_lr"]) / 0.05) ** (1 / 4), rel=1e-15)
+        assert (
+            float(row["final_loss"])
+            == json.loads((tmp_path / row["job"] / "result.json").read_text())["final_loss"]
+        )
+    assert "| job | overrides | kind |" in (tmp_path / "sweep_report.md").read_text()
+    png = (tmp_path / "sweep_report.png").read_bytes()
+    assert png.startswith(b"\x89PNG")
+    assert len(png) > 30_000
+
+
+USER_CALLBACKS = """\
+defaults:
+  - scheduler: bounded_multistep
+  - _self_
+scheduler:
+  max_steps: 1000
+  n_updates: 3
+hydra:
+  callbacks:
+    resolved_config:
+      _target_: bounded_lr_resolver.callbacks.SaveResolvedConfig
+    sweep_report:
+      _target_: bounded_lr_resolver.callbacks.SweepReport
+"""
+
+
+def test_callbacks_in_a_users_own_app(tmp_path: Path) -> None:
+    app = write_app(tmp_path, "print('job ran')", {"config.yaml": USER_CALLBACKS})
+    source = app.read_text()  # the one documented line for hydra-core 1.4's callback warning
+    app.write_text(
+        source.replace(
+            "@hydra.main",
+            "import bounded_lr_resolver\nbounded_lr_resolver.trust_our_callbacks()\n\n@hydra.main",
+            1,
+        )
+    )
+    sweep = tmp_path / "sweep"
+    run_app(app, "-m", f"hydra.sweep.dir={sweep}", "scheduler.final_lr=1e-3,1e-5")
+    for job, final in (("0", 1e-3), ("1", 1e-5)):
+        saved = yaml.safe_load((sweep / job / "resolved_config.yaml").read_text())
+        assert saved["scheduler"]["gamma"] == pytest.approx((final / 0.1) ** (1 / 3), rel=1e-15)
+        assert saved["scheduler"]["milestones"] == [333, 666, 1000]
+        assert "hydra" not in saved
+    with (sweep / "sweep_report.csv").open() as stream:
+        rows = list(csv.DictReader(stream))
+    assert [row["final_loss"] for row in rows] == ["", ""]
+    assert [int(row["n_updates"]) for row in rows] == [3, 3]
+
+
+def test_atomic_write_leaves_nothing_when_interrupted(tmp_path: Path) -> None:
+    target = tmp_path / "schedule.csv"
+
+    def write(path: Path) -> None:
+        path.write_text("step,lr\n0,0.1\n")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write(target, write)
+    assert list(tmp_path.iterdir()) == []
+    target.write_text("old complete file\n")
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write(target, write)
+    assert target.read_text() == "old complete file\n"
