@@ -140,20 +140,11 @@ def test_cfg_job_resolve_shows_derived_values(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("override", "message"),
     [
+        # rules: the resolvers refuse, naming resolver, argument, value and rule (and the key)
         pytest.param(
             "scheduler.final_lr=0.5",
             "lr_gamma: final_lr must be in (0, initial_lr], got final_lr=0.5",
             id="above",
-        ),
-        pytest.param(
-            "scheduler.final_lr=abc",
-            "lr_gamma: final_lr must be a number (int or float), got final_lr='abc'",
-            id="text",
-        ),
-        pytest.param(
-            "scheduler.n_updates=1.5",
-            "lr_gamma: n_updates must be a whole number, got n_updates=1.5",
-            id="fractional",
         ),
         pytest.param(
             "scheduler.n_updates=3", "lr_step: max_steps must be a multiple of n_updates", id="non-divisible"
@@ -162,14 +153,43 @@ def test_cfg_job_resolve_shows_derived_values(tmp_path: Path) -> None:
             "scheduler.warmup_steps=1000000", "lr_step: warmup_steps must be in [0, max_steps)", id="warmup"
         ),
         pytest.param(
-            "scheduler.final_lr=null",
-            "lr_gamma: final_lr must be a number (int or float), got final_lr=None",
-            id="null",
+            "scheduler.final_lr=-1e-4", "lr_gamma: final_lr must be a finite number > 0", id="negative"
         ),
         pytest.param(
+            "scheduler.n_updates=0",
+            "lr_gamma: n_updates must be a whole number >= 1, got n_updates=0",
+            id="zero",
+        ),
+        pytest.param(
+            "scheduler.final_lr_at=end",
+            "lr_step: final_lr_at must be one of ['max_steps', 'last_step']",
+            id="bad-convention",
+        ),
+        # types: the typed schema refuses at compose time, naming the key
+        pytest.param(
+            "scheduler.final_lr=abc", "Value 'abc' of type 'str' could not be converted to Float", id="text"
+        ),
+        pytest.param(
+            "scheduler.n_updates=1.5",
+            "Value '1.5' of type 'float' could not be converted to Integer",
+            id="fractional",
+        ),
+        pytest.param("scheduler.final_lr=null", "field 'scheduler.final_lr' is not Optional", id="null"),
+        pytest.param(
             "scheduler.max_steps=true",
-            "lr_step: max_steps must be a whole number, got max_steps=True (bool)",
+            "Value 'True' of type 'bool' could not be converted to Integer",
             id="bool",
+        ),
+        pytest.param(
+            "scheduler.initial_lr=[1,2]",
+            "Value '[1, 2]' of type 'list' could not be converted to Float",
+            id="list",
+        ),
+        pytest.param(
+            "scheduler.max_steps=1e18", "of type 'float' could not be converted to Integer", id="huge-float"
+        ),
+        pytest.param(
+            "scheduler.max_steps=1000000000000000000", "lr_step: max_steps must be <= 2**53", id="huge-int"
         ),
     ],
 )
@@ -181,4 +201,27 @@ def test_bad_cli_override_fails_with_a_clear_message(tmp_path: Path, override: s
     output = result.stdout + result.stderr
     assert result.returncode != 0
     assert message in output, output
+    assert "full_key: scheduler." in output
     assert "RESOLVED {" not in output
+
+
+@pytest.mark.parametrize("name", ["step", "multistep", "exponential"])
+def test_yaml_group_and_schema_do_not_drift(name: str) -> None:
+    """Each shipped YAML option has exactly its schema's keys, with the same defaults."""
+    import yaml
+    from omegaconf import OmegaConf
+
+    from bounded_lr_resolver import schema
+
+    path = Path(schema.__file__).parent / "conf" / "scheduler" / f"bounded_{name}.yaml"
+    data = yaml.safe_load(path.read_text())
+    assert data.pop("defaults") == [f"/bounded_lr_schema/{name}@_here_", "_self_"]
+    node = {
+        "step": schema.BoundedStepConf,
+        "multistep": schema.BoundedMultiStepConf,
+        "exponential": schema.BoundedExponentialConf,
+    }[name]
+    typed = OmegaConf.to_container(OmegaConf.structured(node), resolve=False)
+    assert list(data) == list(typed)  # type: ignore[arg-type]
+    for key, value in data.items():
+        assert value == typed[key] or float(value) == typed[key], key  # type: ignore[index]

@@ -1,4 +1,4 @@
-"""Hydra plugin: register the ``lr_*`` resolvers and expose the shipped ``scheduler`` config group.
+"""Hydra plugin: register the ``lr_*`` resolvers and the shipped ``scheduler`` config group and schemas.
 
 Hydra imports this module in every app on the machine (and again on every plugin rescan), before
 the config is composed. It therefore stays tiny: no torch, no numpy, idempotent registration, and
@@ -14,6 +14,7 @@ from hydra.plugins.search_path_plugin import SearchPathPlugin
 
 from bounded_lr_resolver.errors import ResolverConflictWarning
 from bounded_lr_resolver.resolvers import register_resolvers
+from bounded_lr_resolver.schema import register_schemas
 
 __all__ = ["BoundedLRSearchPathPlugin"]
 
@@ -38,3 +39,4 @@ def _register() -> None:
 
 
 _register()
+register_schemas()
