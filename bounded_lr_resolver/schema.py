@@ -11,7 +11,9 @@ This module is imported by the Hydra plugin, so it imports nothing heavier than 
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
+from typing import Any
 
 from hydra.core.config_store import ConfigStore
 
@@ -76,9 +78,14 @@ class BoundedExponentialConf(BoundedSchedulerConf):
 def register_schemas() -> None:
     """Store the schemas as ``bounded_lr_schema/{step,multistep,exponential}`` (safe to repeat)."""
     store = ConfigStore.instance()
+    # Hydra 1.4 warns when a name is stored again without replace=; 1.3 has no such parameter.
+    # Plugin rescans (launcher workers, Singleton.set_state) store them again, so replace.
+    again: dict[str, Any] = (
+        {"replace": True} if "replace" in inspect.signature(store.store).parameters else {}
+    )
     for name, node in (
         ("step", BoundedStepConf),
         ("multistep", BoundedMultiStepConf),
         ("exponential", BoundedExponentialConf),
     ):
-        store.store(group=SCHEMA_GROUP, name=name, node=node, provider="bounded-lr-resolver")
+        store.store(group=SCHEMA_GROUP, name=name, node=node, provider="bounded-lr-resolver", **again)
