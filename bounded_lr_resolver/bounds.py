@@ -37,6 +37,7 @@ from bounded_lr_resolver.errors import bad_type, bad_value
 __all__ = [
     "FINAL_LR_AT",
     "KINDS",
+    "LOW_POWERS",
     "MAX_COUNT",
     "MAX_MILESTONES",
     "Schedule",
@@ -59,6 +60,11 @@ training step ``max_steps - 1``."""
 
 MAX_COUNT: Final = 2**53
 """Largest step or update count: every whole float up to here is exact in float64."""
+
+LOW_POWERS: Final = 1024
+"""gamma**k is computed as ``gamma**(k - r) * gamma**r`` with ``r = k % 1024`` and the 1024 low
+powers tabulated, so that a vectorized curve needs one ``pow`` per 1024 steps, not one per step,
+and still equals the scalar form bit for bit (both are the same IEEE multiplication)."""
 
 MAX_MILESTONES: Final = 10_000_000
 """Largest milestone list we materialize (a list of 10**7 ints is ~80 MB)."""
@@ -370,6 +376,7 @@ class Schedule:
     _gamma: float = field(init=False, repr=False, compare=False)
     _plateaus: int = field(init=False, repr=False, compare=False)
     _decay_steps: int = field(init=False, repr=False, compare=False)
+    _low_powers: tuple[float, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         where = self.where
@@ -388,6 +395,7 @@ class Schedule:
         _check_phases(where, steps, count, warmup, at)
         if kind == "step":
             _check_divisible(where, steps, count, warmup, at)
+        factor_per_decay = _derive_gamma(where, eta0, eta_f, count)
         for name, value in (
             ("initial_lr", eta0),
             ("final_lr", eta_f),
@@ -395,10 +403,11 @@ class Schedule:
             ("n_updates", count),
             ("warmup_steps", warmup),
             ("warmup_start_factor", factor),
-            ("_gamma", _derive_gamma(where, eta0, eta_f, count)),
+            ("_gamma", factor_per_decay),
             ("_count", count),
             ("_plateaus", _plateaus(count, at)),
             ("_decay_steps", steps - warmup),
+            ("_low_powers", tuple(factor_per_decay**r for r in range(LOW_POWERS))),
         ):
             object.__setattr__(self, name, value)
 
@@ -435,6 +444,11 @@ class Schedule:
     def count(self) -> int:
         """``m``: the number of decays (``n_updates`` after normalization, never None)."""
         return self._count
+
+    @property
+    def low_powers(self) -> tuple[float, ...]:
+        """``gamma**r`` for ``r < LOW_POWERS`` (see :data:`LOW_POWERS`)."""
+        return self._low_powers
 
     @property
     def decay_steps(self) -> int:
@@ -487,7 +501,8 @@ class Schedule:
         k = ((step - warmup + 1) * self._plateaus - 1) // self._decay_steps
         if k >= self._count:
             return final
-        return max(final, base * self._gamma**k)
+        low = k & (LOW_POWERS - 1)
+        return max(final, base * (self._gamma ** (k - low) * self._low_powers[low]))
 
     def bounds(self) -> dict[str, object]:
         """The declared fields as plain data (for checkpoints, summaries and CSV headers)."""

@@ -12,12 +12,13 @@ from collections.abc import Iterable
 import numpy as np
 import numpy.typing as npt
 
-from bounded_lr_resolver.bounds import Schedule
+from bounded_lr_resolver.bounds import LOW_POWERS, Schedule
 from bounded_lr_resolver.errors import bad_value
 
 __all__ = ["lr_curve"]
 
 _INT64_SAFE = 2**62
+LOW_BITS = LOW_POWERS.bit_length() - 1
 
 
 def lr_curve(
@@ -55,17 +56,26 @@ def lr_curve(
     else:  # products beyond int64: exact Python ints, element by element
         k = np.array([schedule.decays_at(int(step)) for step in t.ravel()], dtype=np.int64).reshape(t.shape)
     k = np.minimum(k, count)
-    # numpy's SIMD power differs from libm's pow in the last bit; the scheduler uses Python's
-    # float ** int, so compute each distinct power that way (k takes few distinct values).
-    gamma = schedule.gamma
-    low, high = (int(k.min()), int(k.max())) if k.size else (0, 0)
-    if high - low < 2 * k.size:  # a dense table of powers, indexed without sorting
-        table = np.fromiter(map(gamma.__pow__, range(low, high + 1)), np.float64, high - low + 1)
-        powers = table[k - low]
+    # The same IEEE operations as Schedule.lr_at: gamma**(k - r) * gamma**r with r = k % 1024.
+    # numpy's SIMD power differs from libm's pow in the last bit, so the high powers come from
+    # Python's float ** int, one per block of 1024 steps; the low powers are the schedule's table.
+    low = k & (LOW_POWERS - 1)
+    block = k >> LOW_BITS
+    first, last = (int(block.min()), int(block.max())) if k.size else (0, 0)
+    if last - first < 2 * k.size:  # a dense table of high powers, indexed without sorting
+        highs = np.fromiter(
+            map(schedule.gamma.__pow__, range(first << LOW_BITS, (last + 1) << LOW_BITS, LOW_POWERS)),
+            np.float64,
+            last - first + 1,
+        )
+        high = highs[block - first]
     else:
-        distinct, where = np.unique(k, return_inverse=True)
-        table = np.fromiter(map(gamma.__pow__, distinct.tolist()), np.float64, distinct.size)
-        powers = table[where.reshape(k.shape)]
+        distinct, where = np.unique(block, return_inverse=True)
+        highs = np.fromiter(
+            map(schedule.gamma.__pow__, (distinct << LOW_BITS).tolist()), np.float64, distinct.size
+        )
+        high = highs[where.reshape(k.shape)]
+    powers = high * np.asarray(schedule.low_powers)[low]
     decayed = np.maximum(final, base * powers)
     lr = np.where(k >= count, final, decayed)
     if warmup:

@@ -196,7 +196,7 @@ def write_png(
     axes.set_xlabel("scheduler step (= training step using that LR)")
     axes.set_ylabel("learning rate (log scale)")
     axes.set_title(title, fontsize=10)
-    axes.grid(True, which="both", alpha=0.25)
+    axes.grid(True, which="major", alpha=0.3)
     axes.plot([], [], color="grey", linestyle=":", label="initial_lr")
     axes.plot([], [], color="grey", linestyle="--", label="final_lr")
     axes.plot([], [], color="grey", linestyle="-.", label="first step at final_lr")
@@ -211,8 +211,10 @@ def write_png(
         loss_axes.set_xlabel("final_lr (log scale)")
         loss_axes.set_ylabel("final loss")
         loss_axes.set_title("final loss against final_lr", fontsize=10)
-        loss_axes.grid(True, which="both", alpha=0.25)
-    figure.tight_layout()
+        loss_axes.grid(True, which="major", alpha=0.3)
+    # Fixed margins instead of tight_layout(), which measures every tick label and more than
+    # doubles the time of a cold plot.
+    figure.subplots_adjust(left=0.09 / panels, right=0.98, top=0.93, bottom=0.11, wspace=0.25)
 
     def write(temporary: Path) -> None:
         figure.savefig(temporary, format="png")

@@ -1,4 +1,4 @@
-"""Typed schemas of the shipped ``scheduler`` configs, registered in Hydra's ConfigStore.
+"""Typed schemas of the shipped ``scheduler`` configs, served to Hydra as ``bounded_lr_schema/<kind>``.
 
 Each YAML option in ``conf/scheduler/`` starts from its schema
 (``defaults: [/bounded_lr_schema/<kind>@_here_]``), so a wrong type on the command line
@@ -6,28 +6,24 @@ Each YAML option in ``conf/scheduler/`` starts from its schema
 type error naming the key, before anything runs. A test checks that each YAML file and its schema
 have the same keys and defaults.
 
-This module is imported by the Hydra plugin, so it imports nothing heavier than Hydra itself.
+The plugin's config source imports this module only when a config asks for a schema, so apps that
+do not use the shipped group never pay for building them.
 """
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass, field
-from typing import Any
 
-from hydra.core.config_store import ConfigStore
+from omegaconf import DictConfig, OmegaConf
 
 __all__ = [
-    "SCHEMA_GROUP",
+    "SCHEMAS",
     "BoundedExponentialConf",
     "BoundedMultiStepConf",
     "BoundedSchedulerConf",
     "BoundedStepConf",
-    "register_schemas",
+    "schema_node",
 ]
-
-SCHEMA_GROUP = "bounded_lr_schema"
-"""The ConfigStore group holding the schemas (``step``, ``multistep``, ``exponential``)."""
 
 _GAMMA = "${lr_gamma:${.initial_lr},${.final_lr},${.n_updates}}"
 _DERIVED_ARGS = "${.max_steps},${.n_updates},${.warmup_steps},${.final_lr_at}"
@@ -75,17 +71,15 @@ class BoundedExponentialConf(BoundedSchedulerConf):
     n_updates: int = "${.max_steps}"  # type: ignore[assignment]  # decays on every step
 
 
-def register_schemas() -> None:
-    """Store the schemas as ``bounded_lr_schema/{step,multistep,exponential}`` (safe to repeat)."""
-    store = ConfigStore.instance()
-    # Hydra 1.4 warns when a name is stored again without replace=; 1.3 has no such parameter.
-    # Plugin rescans (launcher workers, Singleton.set_state) store them again, so replace.
-    again: dict[str, Any] = (
-        {"replace": True} if "replace" in inspect.signature(store.store).parameters else {}
-    )
-    for name, node in (
-        ("step", BoundedStepConf),
-        ("multistep", BoundedMultiStepConf),
-        ("exponential", BoundedExponentialConf),
-    ):
-        store.store(group=SCHEMA_GROUP, name=name, node=node, provider="bounded-lr-resolver", **again)
+def schema_node(name: str) -> DictConfig:
+    """The typed config for ``bounded_lr_schema/<name>`` (``step``, ``multistep`` or ``exponential``)."""
+    node: DictConfig = OmegaConf.structured(SCHEMAS[name])
+    return node
+
+
+SCHEMAS: dict[str, type[BoundedSchedulerConf]] = {
+    "step": BoundedStepConf,
+    "multistep": BoundedMultiStepConf,
+    "exponential": BoundedExponentialConf,
+}
+"""The schemas by name, as the plugin's config source serves them under ``bounded_lr_schema/``."""

@@ -1,8 +1,10 @@
-"""Hydra plugin: register the ``lr_*`` resolvers and the shipped ``scheduler`` config group and schemas.
+"""Hydra plugin: the ``lr_*`` resolvers, the shipped ``scheduler`` config group and its schemas.
 
 Hydra imports this module in every app on the machine (and again on every plugin rescan), before
 the config is composed. It therefore stays tiny: no torch, no numpy, idempotent registration, and
-a resolver of the same name that the user registered first is kept, with a warning.
+a resolver of the same name that the user registered first is kept, with a warning. The typed
+schemas are served by a :class:`ConfigSource` that builds them only when a config asks for one,
+so apps that never use our group do not pay for OmegaConf's structured-config conversion.
 """
 
 from __future__ import annotations
@@ -10,20 +12,67 @@ from __future__ import annotations
 import warnings
 
 from hydra.core.config_search_path import ConfigSearchPath
+from hydra.core.object_type import ObjectType
+from hydra.plugins.config_source import ConfigLoadError, ConfigResult, ConfigSource
 from hydra.plugins.search_path_plugin import SearchPathPlugin
 
 from bounded_lr_resolver.errors import ResolverConflictWarning
 from bounded_lr_resolver.resolvers import register_resolvers
-from bounded_lr_resolver.schema import register_schemas
 
-__all__ = ["BoundedLRSearchPathPlugin"]
+__all__ = ["BoundedLRSchemaSource", "BoundedLRSearchPathPlugin"]
+
+_SCHEMA_GROUP = "bounded_lr_schema"
+_SCHEMAS = ("exponential", "multistep", "step")
 
 
 class BoundedLRSearchPathPlugin(SearchPathPlugin):
-    """Append ``pkg://bounded_lr_resolver/conf`` so ``scheduler: bounded_step`` works in any app."""
+    """Add the shipped ``scheduler`` group and its schemas to every app's config search path."""
 
     def manipulate_search_path(self, search_path: ConfigSearchPath) -> None:
         search_path.append(provider="bounded-lr-resolver", path="pkg://bounded_lr_resolver/conf")
+        search_path.append(provider="bounded-lr-resolver", path=f"{BoundedLRSchemaSource.scheme()}://")
+
+
+class BoundedLRSchemaSource(ConfigSource):
+    """Serves ``bounded_lr_schema/{step,multistep,exponential}``, built on first use."""
+
+    @staticmethod
+    def scheme() -> str:
+        return "bounded-lr-schema"
+
+    def _name(self, config_path: str) -> str | None:
+        group, _, name = self._normalize_file_name(config_path).rpartition("/")
+        name = name.removesuffix(".yaml")
+        return name if group == _SCHEMA_GROUP and name in _SCHEMAS else None
+
+    def load_config(self, config_path: str) -> ConfigResult:
+        name = self._name(config_path)
+        if name is None:
+            raise ConfigLoadError(f"Config not found: {config_path}")
+        from bounded_lr_resolver.schema import schema_node
+
+        return ConfigResult(
+            config=schema_node(name),
+            path=f"{self.scheme()}://{self.path}",
+            provider=self.provider,
+            header={"package": None},
+        )
+
+    def available(self) -> bool:
+        return True
+
+    def is_group(self, config_path: str) -> bool:
+        return config_path.strip("/") == _SCHEMA_GROUP
+
+    def is_config(self, config_path: str) -> bool:
+        return self._name(config_path) is not None
+
+    def list(self, config_path: str, results_filter: ObjectType | None) -> list[str]:
+        files: list[str] = []
+        if self.is_group(config_path):
+            for name in _SCHEMAS:
+                self._list_add_result(files, f"{_SCHEMA_GROUP}/{name}.yaml", f"{name}.yaml", results_filter)
+        return sorted(files)
 
 
 def _register() -> None:
@@ -39,4 +88,3 @@ def _register() -> None:
 
 
 _register()
-register_schemas()

@@ -1,0 +1,486 @@
+"""Benchmarks, side by side with PyTorch, in one run: ``.venv/bin/python bench/run.py``.
+
+Every comparison alternates the two contenders and reports medians of repeated runs, because
+these machines are noisy; the ratios are what to read. Prints a Markdown report (BENCHMARKS.md is
+this output, committed) and exits 0 whatever the numbers: these are benchmarks, not tests.
+
+1. plugin start-up tax: a trivial Hydra app with and without this package installed
+2. compose + resolve: a config using our resolvers against the same config with literals
+3. cost per scheduler.step(): ours against torch's StepLR / MultiStepLR / ExponentialLR
+4. exactness: final-LR relative error after 10**6 steps, float and fp32 tensor LR
+5. preview: the closed-form curve of 10**6 steps against stepping a torch scheduler
+6. the main job: ``bounded-lr`` end to end, split into interpreter + imports, Hydra, our work
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+STEPS = 10**6
+GAMMA_ARGS = (0.1, 1e-4)
+
+
+def median_ms(samples: list[float]) -> float:
+    return statistics.median(samples) * 1e3
+
+
+# Subprocesses use compiled bytecode as installed packages do (this environment may disable it).
+ENV = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
+
+
+def timed(command: list[str], cwd: Path) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, cwd=cwd, env=ENV, check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+# 1. plugin start-up tax ------------------------------------------------------------------------
+
+
+def _deps_dir(work: Path) -> Path:
+    """This venv's site-packages, as symlinks, minus this package (installed or editable)."""
+    deps = work / "deps"
+    deps.mkdir()
+    for entry in Path(sysconfig.get_paths()["purelib"]).iterdir():
+        if not entry.name.startswith(("bounded_lr_resolver", "_editable_impl_bounded_lr_resolver")):
+            (deps / entry.name).symlink_to(entry)
+    return deps
+
+
+def _venv(path: Path, deps: Path) -> Path:
+    subprocess.run([sys.executable, "-m", "venv", str(path)], check=True)
+    purelib = Path(sysconfig.get_paths(vars={"base": str(path), "platbase": str(path)})["purelib"])
+    (purelib / "_deps.pth").write_text(f"{deps}\n")
+    return path / "bin" / "python"
+
+
+def plugin_tax(rounds: int) -> list[str]:
+    work = Path(tempfile.mkdtemp(prefix="bench-plugin-"))
+    try:
+        wheel_dir = work / "dist"
+        build = [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(wheel_dir),
+        ]
+        subprocess.run([*build, str(ROOT)], check=True, capture_output=True)
+        deps = _deps_dir(work)
+        without = _venv(work / "without", deps)
+        with_ = _venv(work / "with", deps)
+        [wheel] = wheel_dir.glob("*.whl")
+        install = [str(with_), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)]
+        subprocess.run(install, check=True, capture_output=True)
+        app = work / "app"
+        (app / "conf").mkdir(parents=True)
+        (app / "conf" / "config.yaml").write_text("x: 1\n")
+        import hydra
+
+        kwargs = (
+            ""
+            if tuple(int(p) for p in hydra.__version__.split(".")[:2]) >= (1, 4)
+            else ', version_base="1.3"'
+        )
+        (app / "app.py").write_text(
+            "import sys, hydra\n"
+            "from omegaconf.basecontainer import BaseContainer\n"
+            f"@hydra.main(config_path='conf', config_name='config'{kwargs})\n"
+            "def main(cfg):\n"
+            "    print(sorted(m for m in ('torch', 'numpy') if m in sys.modules), 'lr_gamma' in BaseContainer._resolvers)\n"
+            "main()\n"
+        )
+        args = ["app.py", "hydra.run.dir=out", "hydra/job_logging=disabled", "hydra/hydra_logging=disabled"]
+        probe_code = (
+            "import json, sys, time\n"
+            "start = time.perf_counter()\n"
+            "import hydra\n"
+            "from hydra import compose, initialize_config_dir\n"
+            "from hydra.core.plugins import Plugins\n"
+            "imported = time.perf_counter()\n"
+            "Plugins.instance()\n"
+            "scanned = time.perf_counter()\n"
+            f"with initialize_config_dir(config_dir='{app / 'conf'}', version_base=None):\n"
+            "    compose('config')\n"
+            "composed = time.perf_counter()\n"
+            "print(json.dumps({'scan': scanned - imported, 'compose': composed - scanned,\n"
+            "                  'heavy': sorted(m for m in ('torch', 'numpy') if m in sys.modules)}))\n"
+        )
+
+        def probe(python: Path) -> dict[str, object]:
+            done = subprocess.run(
+                [str(python), "-c", probe_code], cwd=app, env=ENV, check=True, capture_output=True, text=True
+            )
+            result: dict[str, object] = json.loads(done.stdout)
+            return result
+
+        for python in (with_, without):  # warm-up: bytecode written, OS caches filled
+            subprocess.run([str(python), *args], cwd=app, env=ENV, check=True, capture_output=True)
+            probe(python)
+        walls: dict[str, list[float]] = {"without": [], "with": []}
+        probes: dict[str, list[dict[str, object]]] = {"without": [], "with": []}
+        for _ in range(rounds):
+            for name, python in (("without", without), ("with", with_)):
+                walls[name].append(timed([str(python), *args], app))
+                probes[name].append(probe(python))
+
+        def ms(name: str, key: str) -> float:
+            return statistics.median(float(p[key]) for p in probes[name]) * 1e3  # type: ignore[arg-type]
+
+        scan_added = ms("with", "scan") - ms("without", "scan")
+        compose_added = ms("with", "compose") - ms("without", "compose")
+        wall = {name: (median_ms(values), min(values) * 1e3) for name, values in walls.items()}
+        return [
+            "## 1. Plugin start-up tax",
+            "",
+            f"{rounds} alternating runs in two venvs with the same interpreter and dependencies (compiled bytecode,",
+            "after a warm-up); only this package's wheel differs. In-process timers isolate Hydra's plugin scan",
+            "(which imports our plugin module) and the first compose (which lists our search path). Whole-process",
+            "wall times of a trivial app are shown too; they vary by tens of ms run to run on this machine.",
+            "Target: <= 10 ms added, torch not imported by the scan.",
+            "",
+            "| | without | with | added |",
+            "|---|---|---|---|",
+            f"| plugin scan, median | {ms('without', 'scan'):.1f} ms | {ms('with', 'scan'):.1f} ms | **{scan_added:+.1f} ms** |",
+            f"| first compose, median | {ms('without', 'compose'):.1f} ms | {ms('with', 'compose'):.1f} ms | "
+            f"**{compose_added:+.1f} ms** |",
+            f"| trivial app wall time, median (min) | {wall['without'][0]:.0f} ({wall['without'][1]:.0f}) ms | "
+            f"{wall['with'][0]:.0f} ({wall['with'][1]:.0f}) ms | {wall['with'][0] - wall['without'][0]:+.0f} "
+            f"({wall['with'][1] - wall['without'][1]:+.0f}) ms |",
+            f"| heavy modules after the scan | {probes['without'][0]['heavy']} | {probes['with'][0]['heavy']} | |",
+            "",
+        ]
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+# 2. compose + resolve ---------------------------------------------------------------------------
+
+
+def compose_resolve(rounds: int) -> list[str]:
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    from bounded_lr_resolver.resolvers import _bind
+
+    # A resolver that does nothing, under the same interpolation text: what OmegaConf's grammar
+    # costs for any resolver call, as opposed to what our functions cost.
+    _bind("lr_noop", lambda *args: 0.5)
+    work = Path(tempfile.mkdtemp(prefix="bench-compose-"))
+    variants = {
+        "literal": {"gamma": "0.9993094630025899", "step_size": "100"},
+        "noop": {
+            "gamma": "${lr_noop:${.initial_lr},${.final_lr},${.n_updates}}",
+            "step_size": "${lr_noop:${.max_steps},${.n_updates}}",
+        },
+        "ours": {
+            "gamma": "${lr_gamma:${.initial_lr},${.final_lr},${.n_updates}}",
+            "step_size": "${lr_step:${.max_steps},${.n_updates}}",
+        },
+    }
+    base = "  initial_lr: 0.1\n  final_lr: 1e-4\n  max_steps: 1000000\n  n_updates: 10000\n"
+    for name, values in variants.items():
+        derived = "".join(f"  {key}: '{value}'\n" for key, value in values.items())
+        (work / f"{name}.yaml").write_text("sched:\n" + base + derived)
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    with initialize_config_dir(config_dir=str(work), version_base=None):
+        for _ in range(rounds):
+            for name in variants:
+                start = time.perf_counter()
+                OmegaConf.to_container(compose(config_name=name), resolve=True)
+                times[name].append(time.perf_counter() - start)
+        resolved = OmegaConf.to_container(compose(config_name="ours"), resolve=True)
+    shutil.rmtree(work, ignore_errors=True)
+    literal, noop, ours = (median_ms(times[name]) for name in variants)
+    gamma, step = resolved["sched"]["gamma"], resolved["sched"]["step_size"]  # type: ignore[index]
+    return [
+        "## 2. Compose and resolve",
+        "",
+        f"Hydra's Compose API, {rounds} alternating rounds of compose + `to_container(resolve=True)`: a config",
+        "deriving gamma and step_size with our resolvers, the same interpolations calling a resolver that does",
+        "nothing, and the values written in. Target: <= 1 ms added per config.",
+        "",
+        "| config | median compose + resolve | vs literal |",
+        "|---|---|---|",
+        f"| literal values | {literal:.3f} ms | |",
+        f"| same interpolations, no-op resolver | {noop:.3f} ms | {noop - literal:+.3f} ms |",
+        f"| `${{lr_gamma:...}}`, `${{lr_step:...}}` | {ours:.3f} ms | **{ours - literal:+.3f} ms** |",
+        "",
+        f"Our functions' own share: {ours - noop:+.3f} ms (resolved gamma={gamma!r}, step_size={step!r}).",
+        "",
+    ]
+
+
+# 3-5. per-step cost, exactness, preview ---------------------------------------------------------
+
+
+def _optimizer(tensor: bool):  # type: ignore[no-untyped-def]
+    import torch
+
+    lr = torch.tensor(0.1) if tensor else 0.1
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=lr)
+    optimizer.step()  # once, so torch's call-order check is satisfied
+    return optimizer
+
+
+def _contenders(kind: str) -> tuple[Callable, Callable]:  # type: ignore[type-arg]
+    from torch.optim.lr_scheduler import ExponentialLR, MultiStepLR, StepLR
+
+    from bounded_lr_resolver import build_scheduler
+    from bounded_lr_resolver.bounds import gamma, milestones
+
+    n_updates = STEPS if kind == "exponential" else 10**4
+    g = gamma(*GAMMA_ARGS, n_updates)
+
+    def ours(optimizer):  # type: ignore[no-untyped-def]
+        return build_scheduler(
+            optimizer,
+            initial_lr=0.1,
+            final_lr=1e-4,
+            max_steps=STEPS,
+            kind=kind,
+            n_updates=None if kind == "exponential" else n_updates,
+        )
+
+    def theirs(optimizer):  # type: ignore[no-untyped-def]
+        if kind == "step":
+            return StepLR(optimizer, 100, g)
+        if kind == "multistep":
+            return MultiStepLR(optimizer, milestones(STEPS, n_updates), g)
+        return ExponentialLR(optimizer, g)
+
+    return ours, theirs
+
+
+def _step_loop(scheduler, steps: int) -> float:  # type: ignore[no-untyped-def]
+    step = scheduler.step
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return time.perf_counter() - start
+
+
+def step_cost_and_exactness(rounds: int, chunk: int) -> tuple[list[str], list[str], dict[str, float]]:
+    cost_rows, exact_rows, stepped = [], [], {}
+    for kind in ("step", "multistep", "exponential"):
+        ours, theirs = _contenders(kind)
+        for tensor in (False, True):
+            label = "fp32 tensor" if tensor else "float"
+            # exactness and one full-length timing: 10**6 steps each
+            errors, full = {}, {}
+            for name, make in (("torch", theirs), ("ours", ours)):
+                optimizer = _optimizer(tensor)
+                seconds = _step_loop(make(optimizer), STEPS)
+                full[name] = seconds
+                errors[name] = abs(float(optimizer.param_groups[0]["lr"]) - 1e-4) / 1e-4
+            if kind == "exponential" and not tensor:
+                stepped["torch_exponential_float_s"] = full["torch"]
+            # per-step cost: alternating chunks on fresh schedulers, medians
+            samples: dict[str, list[float]] = {"torch": [], "ours": []}
+            for _ in range(rounds):
+                for name, make in (("torch", theirs), ("ours", ours)):
+                    samples[name].append(_step_loop(make(_optimizer(tensor)), chunk) / chunk)
+            t_us, o_us = (statistics.median(samples[n]) * 1e6 for n in ("torch", "ours"))
+            cost_rows.append(f"| {kind} | {label} | {t_us:.2f} | {o_us:.2f} | **{o_us / t_us:.2f}** |")
+            exact_rows.append(f"| {kind} | {label} | {errors['torch']:.2g} | {errors['ours']:.2g} |")
+    return cost_rows, exact_rows, stepped
+
+
+def preview(rounds: int, torch_stepping_s: float) -> list[str]:
+    import numpy as np
+    from torch.optim.lr_scheduler import ExponentialLR
+
+    from bounded_lr_resolver.bounds import Schedule, gamma
+    from bounded_lr_resolver.curve import lr_curve
+
+    lines = []
+    for kind, n_updates in (("step", 10**4), ("exponential", None)):
+        schedule = Schedule(0.1, 1e-4, STEPS, n_updates, kind=kind)  # type: ignore[arg-type]
+        samples = []
+        for _ in range(rounds):
+            start = time.perf_counter()
+            curve = lr_curve(schedule)
+            samples.append(time.perf_counter() - start)
+        ms = median_ms(samples)
+        lines.append((kind, ms, curve))
+    # torch's curve: step ExponentialLR 10**6 times, recording the LR
+    optimizer = _optimizer(False)
+    scheduler = ExponentialLR(optimizer, gamma(*GAMMA_ARGS, STEPS))
+    group = optimizer.param_groups[0]
+    start = time.perf_counter()
+    torch_curve = np.empty(STEPS + 1)
+    torch_curve[0] = group["lr"]
+    for index in range(1, STEPS + 1):
+        scheduler.step()
+        torch_curve[index] = group["lr"]
+    torch_s = time.perf_counter() - start
+    exp_curve = lines[1][2]
+    worst = float(np.max(np.abs(exp_curve / torch_curve - 1)))
+    ours_opt = _optimizer(False)
+    from bounded_lr_resolver import build_scheduler
+
+    ours_sched = build_scheduler(ours_opt, initial_lr=0.1, final_lr=1e-4, max_steps=STEPS, kind="exponential")
+    ours_curve = np.empty(STEPS + 1)
+    ours_curve[0] = ours_opt.param_groups[0]["lr"]
+    for index in range(1, STEPS + 1):
+        ours_sched.step()
+        ours_curve[index] = ours_opt.param_groups[0]["lr"]
+    identical = bool(np.array_equal(ours_curve, exp_curve))
+    return [
+        "## 5. Preview: the LR curve without stepping",
+        "",
+        f"`lr_curve(schedule)` for all {STEPS + 1} steps (median of {rounds}), against stepping torch's",
+        f"ExponentialLR {STEPS} times and recording each LR (one run; {torch_stepping_s:.2f} s without recording).",
+        "Target: >= 50x faster, identical values.",
+        "",
+        "| curve | time | speed-up vs stepping torch |",
+        "|---|---|---|",
+        f"| torch ExponentialLR, stepped | {torch_s * 1e3:.0f} ms | 1x |",
+        *(
+            f"| ours, closed form, kind={kind} | {ms:.1f} ms | **{torch_s * 1e3 / ms:.0f}x** |"
+            for kind, ms, _ in lines
+        ),
+        "",
+        f"Values: the closed form equals our scheduler stepped 10**6 times bit for bit: **{identical}**; "
+        f"against torch's chained float64 products the largest relative difference is {worst:.2g}.",
+        "",
+    ]
+
+
+# 6. the main job ------------------------------------------------------------------------------
+
+
+DRIVER = """
+import json, sys, time
+start = time.perf_counter()
+import hydra, matplotlib.pyplot, numpy, torch, torch._dynamo, tqdm
+import bounded_lr_resolver.app as app
+imported = time.perf_counter()
+own = []
+run = app.run
+
+
+def timed_run(cfg):
+    began = time.perf_counter()
+    try:
+        return run(cfg)
+    finally:
+        own.append(time.perf_counter() - began)
+
+
+app.run = timed_run  # instrumentation only: the job runs unchanged, this times its own work
+sys.argv = ["bounded-lr", *sys.argv[1:]]
+try:
+    app.main()
+finally:
+    print(json.dumps({"imports": imported - start, "own": own[0], "after_imports": time.perf_counter() - imported}),
+          file=sys.stderr)
+"""
+
+
+def main_job(rounds: int) -> list[str]:
+    work = Path(tempfile.mkdtemp(prefix="bench-job-"))
+    exe = str(Path(sys.executable).with_name("bounded-lr"))
+    totals, startup, parts = [], [], []
+    subprocess.run([exe, f"hydra.run.dir={work}/warm"], cwd=work, env=ENV, check=True, capture_output=True)
+    for index in range(rounds):
+        totals.append(timed([exe, f"hydra.run.dir={work}/{index}"], work))
+        startup.append(timed([sys.executable, "-c", "pass"], work))
+        done = subprocess.run(
+            [sys.executable, "-c", DRIVER, f"hydra.run.dir={work}/d{index}"],
+            cwd=work,
+            env=ENV,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        parts.append(json.loads(done.stderr.strip().splitlines()[-1]))
+    shutil.rmtree(work, ignore_errors=True)
+    total, interp = median_ms(totals), median_ms(startup)
+    imports = statistics.median(p["imports"] for p in parts) * 1e3
+    own = statistics.median(p["own"] for p in parts) * 1e3
+    rest = total - interp - imports - own
+    return [
+        "## 6. The main job",
+        "",
+        f"`bounded-lr` on the default config (the seed example, 10**6 steps), {rounds} runs after a warm-up,",
+        "medians. The split comes from the same job run under a timing driver (imports timed, `run(cfg)` timed",
+        "in the real, cold process). Target: our own work <= 10% of the total.",
+        "",
+        "| part | time | share |",
+        "|---|---|---|",
+        f"| total, end to end | {total:.0f} ms | 100% |",
+        f"| interpreter start | {interp:.0f} ms | {interp / total:.0%} |",
+        f"| imports: hydra, torch (+ torch._dynamo, which torch imports when the first optimizer is built), numpy, "
+        f"matplotlib, tqdm, ours | {imports:.0f} ms | {imports / total:.0%} |",
+        f"| Hydra: plugin scan, compose, output dir, logging, callbacks | {rest:.0f} ms | {rest / total:.0%} |",
+        f"| our work: build scheduler, closed-form curve, checks, CSV, PNG (`run(cfg)`) | {own:.0f} ms | "
+        f"**{own / total:.0%}** |",
+        "",
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer rounds (a smoke run, noisier)")
+    args = parser.parse_args()
+    rounds = 3 if args.quick else 11
+    import hydra
+    import omegaconf
+    import torch
+
+    head = [
+        "# Benchmarks",
+        "",
+        f"Command: `.venv/bin/python bench/run.py`. Date: {date.today()}. Machine: {platform.machine()}, "
+        f"{os.cpu_count()} CPUs, {platform.platform()}; Python {platform.python_version()}, torch {torch.__version__}, "
+        f"hydra-core {hydra.__version__}, omegaconf {omegaconf.__version__}.",
+        "",
+    ]
+    sections = [*head, *plugin_tax(rounds * 2), *compose_resolve(rounds * 20)]
+    cost_rows, exact_rows, stepped = step_cost_and_exactness(rounds, 100_000)
+    sections += [
+        "## 3. Cost per `scheduler.step()`",
+        "",
+        f"Same SGD optimizer, {rounds} alternating runs of 100,000 steps each, median µs per step.",
+        "Target: ratio ours/torch <= 1.0 for every kind and LR type.",
+        "",
+        "| kind | LR | torch µs | ours µs | ours / torch |",
+        "|---|---|---|---|---|",
+        *cost_rows,
+        "",
+        "## 4. Exactness after 10**6 steps (0.1 -> 1e-4)",
+        "",
+        "Relative error of the final LR. Target: ours <= 2e-7 with an fp32 tensor LR (one fp32 rounding),",
+        "<= 1e-15 with a float LR.",
+        "",
+        "| kind | LR | torch (chained) | ours (closed form) |",
+        "|---|---|---|---|",
+        *exact_rows,
+        "",
+        *preview(rounds, stepped["torch_exponential_float_s"]),
+        *main_job(max(3, rounds // 2)),
+    ]
+    print("\n".join(sections))
+
+
+if __name__ == "__main__":
+    main()
