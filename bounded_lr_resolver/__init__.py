@@ -31,6 +31,7 @@ __all__ = [
     "lr_gamma",
     "lr_milestones",
     "lr_step",
+    "lr_values",
     "milestones",
     "register_resolvers",
     "step_size",
@@ -44,6 +45,7 @@ _HOME = {
     "lr_gamma": "resolvers",
     "lr_step": "resolvers",
     "lr_milestones": "resolvers",
+    "lr_values": "resolvers",
     "Schedule": "bounds",
     "gamma": "bounds",
     "step_size": "bounds",
@@ -68,7 +70,7 @@ if TYPE_CHECKING:
         ResolverConflictError,
         ResumeMismatchError,
     )
-    from bounded_lr_resolver.resolvers import lr_gamma, lr_milestones, lr_step, register_resolvers
+    from bounded_lr_resolver.resolvers import lr_gamma, lr_milestones, lr_step, lr_values, register_resolvers
     from bounded_lr_resolver.scheduler import BoundedLR, build_scheduler
     from bounded_lr_resolver.trusted import instantiate_trusted, trust_our_callbacks
 

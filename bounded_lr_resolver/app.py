@@ -121,8 +121,10 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     return result
 
 
-def _task(cfg: DictConfig) -> None:
-    run(cfg)
+def _task(cfg: DictConfig) -> float | None:
+    """The job: returns the final loss for ``task=train``, the objective a sweeper (Optuna) minimizes."""
+    final_loss: float | None = run(cfg).get("final_loss")
+    return final_loss
 
 
 def hydra_main_kwargs() -> dict[str, Any]:

@@ -44,6 +44,7 @@ __all__ = [
     "check_count",
     "check_lr",
     "gamma",
+    "lr_values",
     "milestones",
     "step_size",
 ]
@@ -344,6 +345,34 @@ def milestones(
     return [warmup + (i * decay_steps) // plateaus for i in range(1, count + 1)]
 
 
+def lr_values(
+    initial_lr: object, final_lr: object, n_updates: object, *, where: str = "lr_values"
+) -> list[float]:
+    """Return the ``n_updates + 1`` LRs of a step decay: ``initial_lr * gamma**i``, ending exactly at final_lr.
+
+    These are the ``values`` of a piecewise-constant schedule (Keras ``PiecewiseConstantDecay``)
+    whose ``boundaries`` are :func:`milestones`. They equal what :class:`Schedule` uses.
+
+    Examples:
+        >>> lr_values(0.1, 1e-4, 3)
+        [0.1, 0.010000000000000002, 0.0010000000000000005, 0.0001]
+    """
+    schedule = Schedule(
+        initial_lr,
+        final_lr,
+        max_steps=check_count(where, "n_updates", n_updates),  # type: ignore[arg-type]
+        n_updates=n_updates,
+        kind="multistep",
+        where=where,
+    )  # type: ignore[arg-type]
+    if schedule.count > MAX_MILESTONES:
+        raise bad_value(
+            where, "n_updates", f"<= {MAX_MILESTONES} to build a list of values", {"n_updates": n_updates}
+        )
+    # the LR after k scheduler steps of this one-step-per-decay schedule is the k-th value
+    return [schedule.lr_at(k) for k in range(schedule.count + 1)]
+
+
 @dataclass(frozen=True)
 class Schedule:
     """A validated bounded schedule: warmup, then ``n_updates`` decays from initial_lr to final_lr.
@@ -496,6 +525,8 @@ class Schedule:
             base, final = base_lr, base_lr * (self.final_lr / self.initial_lr)
         warmup = self.warmup_steps
         if step < warmup:
+            if step < 0:
+                raise bad_value(self.where, "step", "a scheduler step count >= 0", {"step": step})
             factor = self.warmup_start_factor
             return base * (factor + (1.0 - factor) * step / warmup)
         k = ((step - warmup + 1) * self._plateaus - 1) // self._decay_steps

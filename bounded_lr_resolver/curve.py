@@ -50,7 +50,9 @@ def lr_curve(
     else:
         base, final = base_lr, base_lr * (schedule.final_lr / schedule.initial_lr)
     warmup, count = schedule.warmup_steps, schedule.count
-    tau = np.maximum(t.astype(np.int64) - warmup, 0)
+    # k saturates at n_updates once tau reaches the decay steps, so clipping tau there keeps every
+    # product below (max_steps + 2) * plateaus, whatever steps were asked for
+    tau = np.clip(t.astype(np.int64) - warmup, 0, schedule.decay_steps)
     if (schedule.max_steps + 2) * schedule.plateaus < _INT64_SAFE:
         k = ((tau + 1) * schedule.plateaus - 1) // schedule.decay_steps
     else:  # products beyond int64: exact Python ints, element by element

@@ -25,7 +25,7 @@ MAIN_KWARGS = "" if HYDRA_14 else ', version_base="1.3"'
 def clean_resolvers() -> Iterator[None]:
     """Save and restore OmegaConf's global resolver registry around a test."""
     saved = dict(BaseContainer._resolvers)
-    for name in ("lr_gamma", "lr_step", "lr_milestones"):
+    for name in ("lr_gamma", "lr_step", "lr_milestones", "lr_values"):
         OmegaConf.clear_resolver(name)
     yield
     BaseContainer._resolvers.clear()

@@ -28,6 +28,7 @@ from tests.conftest import register_foreign
         pytest.param("${lr_step:12,3,0,last_step}", 3, id="step-last-step"),
         pytest.param("${lr_milestones:10,3}", [3, 6, 10], id="milestones"),
         pytest.param("${lr_milestones:10,3,0,last_step}", [2, 5, 7], id="milestones-last-step"),
+        pytest.param("${lr_values:1,0.25,2}", [1.0, 0.5, 0.25], id="values"),
         pytest.param(
             "${lr_gamma:${s.initial_lr},${s.final_lr},${s.n_updates}}", 0.999309463003, id="interpolated"
         ),
@@ -46,7 +47,10 @@ def test_resolved_values(expression: str, expected: object) -> None:
         assert abs(value - expected) < 1e-12
     else:
         assert value == expected
-        assert all(type(v) is int for v in (value if isinstance(value, list) else [value]))
+        assert all(
+            type(v) is type(expected[0] if isinstance(expected, list) else expected)
+            for v in (value if isinstance(value, list) else [value])
+        )
 
 
 RESOLVER_BAD = [
@@ -185,6 +189,12 @@ def test_fuzzed_arguments_give_a_valid_value_or_our_error(name: str, a: object, 
             else RESOLVERS[name](a, b, c if isinstance(c, int) else 0)
         )
     except BoundedLRError:
+        return
+    if name == "lr_values":
+        assert len(value) == int(c) + 1  # type: ignore[call-overload]
+        assert value[0] == a
+        assert value[-1] == b
+        assert all(y < x for x, y in pairwise(value)) or a == b
         return
     if name == "lr_gamma":
         assert 0.0 < value <= 1.0
