@@ -348,7 +348,7 @@ def milestones(
 def lr_values(
     initial_lr: object, final_lr: object, n_updates: object, *, where: str = "lr_values"
 ) -> list[float]:
-    """Return the ``n_updates + 1`` LRs of a step decay: ``initial_lr * gamma**i``, ending exactly at final_lr.
+    """Return the ``n_updates + 1`` LRs of a step decay, ``initial_lr * gamma**i``, ending at final_lr.
 
     These are the ``values`` of a piecewise-constant schedule (Keras ``PiecewiseConstantDecay``)
     whose ``boundaries`` are :func:`milestones`. They equal what :class:`Schedule` uses.
@@ -357,18 +357,12 @@ def lr_values(
         >>> lr_values(0.1, 1e-4, 3)
         [0.1, 0.010000000000000002, 0.0010000000000000005, 0.0001]
     """
-    schedule = Schedule(
-        initial_lr,
-        final_lr,
-        max_steps=check_count(where, "n_updates", n_updates),  # type: ignore[arg-type]
-        n_updates=n_updates,
-        kind="multistep",
-        where=where,
-    )  # type: ignore[arg-type]
-    if schedule.count > MAX_MILESTONES:
-        raise bad_value(
-            where, "n_updates", f"<= {MAX_MILESTONES} to build a list of values", {"n_updates": n_updates}
-        )
+    count = check_count(where, "n_updates", n_updates)
+    if count > MAX_MILESTONES:
+        rule = f"<= {MAX_MILESTONES} to build a list of values"
+        raise bad_value(where, "n_updates", rule, {"n_updates": n_updates})
+    eta0, eta_f = check_lr(where, "initial_lr", initial_lr), check_lr(where, "final_lr", final_lr)
+    schedule = Schedule(eta0, eta_f, max_steps=count, n_updates=count, kind="multistep", where=where)
     # the LR after k scheduler steps of this one-step-per-decay schedule is the k-th value
     return [schedule.lr_at(k) for k in range(schedule.count + 1)]
 

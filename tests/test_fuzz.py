@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -75,7 +76,7 @@ def test_factory_gives_a_bounded_scheduler_or_our_error(
     decay = [
         scheduler.lrs_at(t)[0] for t in range(s.warmup_steps, min(s.max_steps, s.warmup_steps + 300) + 1)
     ]
-    assert all(b <= a for a, b in zip(decay, decay[1:], strict=False))
+    assert all(b <= a for a, b in itertools.pairwise(decay))
     assert min(decay) >= s.final_lr
 
 
