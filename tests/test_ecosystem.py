@@ -1,0 +1,173 @@
+"""Beyond our own job: Optuna sweeps, Lightning's configure_optimizers, Keras 3 schedules.
+
+Each is an optional extra; these tests skip where it is not installed (CI installs all three).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from omegaconf import OmegaConf
+
+from bounded_lr_resolver.bounds import Schedule, gamma, lr_values, milestones, step_size
+from bounded_lr_resolver.curve import lr_curve
+from tests.conftest import HYDRA_14, run
+from tests.test_main_job import BOUNDED_LR
+
+
+def test_optuna_searches_final_lr_on_a_log_scale(tmp_path: Path) -> None:
+    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
+    if HYDRA_14:
+        pytest.skip(
+            "hydra-optuna-sweeper 1.3.0 itself fails on hydra-core 1.4.0rc3 (its SamplerConfig has no "
+            "'infer_relative_search_space'), also in an app that does not use this package"
+        )
+    run(
+        [
+            BOUNDED_LR,
+            "-m",
+            f"hydra.sweep.dir={tmp_path}",
+            "hydra/sweeper=optuna",
+            "hydra.sweeper.n_trials=4",
+            "hydra.sweeper.direction=minimize",
+            "hydra.sweeper.sampler.seed=0",
+            "scheduler.final_lr=tag(log, interval(1e-6, 1e-3))",
+            "task=train",
+            "task.progress=false",
+            "plot=false",
+            "scheduler.max_steps=400",
+        ],
+        cwd=tmp_path,
+    )
+    losses = {}
+    for job in range(4):
+        final_lr = yaml.safe_load((tmp_path / str(job) / "resolved_config.yaml").read_text())["scheduler"][
+            "final_lr"
+        ]
+        assert 1e-6 <= final_lr <= 1e-3
+        losses[final_lr] = json.loads((tmp_path / str(job) / "result.json").read_text())["final_loss"]
+    best = yaml.safe_load((tmp_path / "optimization_results.yaml").read_text())
+    assert best["best_value"] == min(losses.values())
+    assert losses[best["best_params"]["scheduler.final_lr"]] == best["best_value"]
+
+
+def test_lightning_configure_optimizers_steps_per_batch() -> None:
+    lightning = pytest.importorskip("lightning")
+    import torch
+    from hydra.utils import instantiate
+
+    scheduler_cfg = OmegaConf.create(
+        {
+            "_target_": "bounded_lr_resolver.build_scheduler",
+            "_partial_": True,
+            "kind": "multistep",
+            "initial_lr": 0.1,
+            "final_lr": 1e-3,
+            "n_updates": 3,
+            "final_lr_at": "last_step",
+            "max_steps": "???",
+        }
+    )
+    seen: list[float] = []
+
+    class Model(lightning.LightningModule):  # type: ignore[misc, name-defined]
+        def __init__(self) -> None:
+            super().__init__()
+            self.layer = torch.nn.Linear(4, 1)
+
+        def training_step(self, batch: list[torch.Tensor], batch_idx: int) -> torch.Tensor:
+            seen.append(self.optimizers().param_groups[0]["lr"])
+            return torch.nn.functional.mse_loss(self.layer(batch[0]), batch[1])
+
+        def configure_optimizers(self) -> dict[str, object]:
+            optimizer = torch.optim.SGD(self.parameters(), lr=0.1)
+            # max_steps comes from the trainer, so the schedule ends exactly where training does
+            make = instantiate(scheduler_cfg, max_steps=self.trainer.max_steps)
+            return {
+                "optimizer": optimizer,
+                "lr_scheduler": {"scheduler": make(optimizer=optimizer), "interval": "step"},
+            }
+
+    data = torch.utils.data.TensorDataset(torch.randn(64, 4), torch.randn(64, 1))
+    trainer = lightning.Trainer(
+        max_steps=50,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    with warnings.catch_warnings(record=True) as caught:  # Lightning's advice (num_workers, ...) is its own
+        warnings.simplefilter("always")
+        trainer.fit(Model(), torch.utils.data.DataLoader(data, batch_size=8))
+    assert [
+        w for w in caught if "bounded_lr_resolver" in w.filename or "lr_scheduler" in str(w.message)
+    ] == []
+    expected = lr_curve(Schedule(0.1, 1e-3, 50, 3, kind="multistep", final_lr_at="last_step"), np.arange(50))
+    assert seen == expected.tolist()
+    assert seen[-1] == 1e-3
+
+
+@pytest.fixture(scope="module")
+def keras():  # type: ignore[no-untyped-def]
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    module = pytest.importorskip("keras")
+    if module.backend.backend() != "torch":
+        pytest.skip("keras was imported with another backend")
+    return module
+
+
+@pytest.mark.usefixtures("registered")
+def test_keras_exponential_decay_staircase_is_steplr(keras) -> None:  # type: ignore[no-untyped-def]
+    """ExponentialDecay(staircase=True) has StepLR's semantics; Keras computes in float32."""
+    cfg = OmegaConf.create(
+        {
+            "_target_": "keras.optimizers.schedules.ExponentialDecay",
+            "initial_learning_rate": 0.1,
+            "decay_steps": "${lr_step:1200,3}",
+            "decay_rate": "${lr_gamma:0.1,1e-4,3}",
+            "staircase": True,
+        }
+    )
+    from bounded_lr_resolver.trusted import instantiate_trusted
+
+    # hydra-core 1.4 also checks the class's canonical module path, so both names are allowed
+    allow = [
+        "keras.optimizers.schedules.ExponentialDecay",
+        "keras.src.optimizers.schedules.learning_rate_schedule.ExponentialDecay",
+    ]
+    schedule = instantiate_trusted(cfg, allow=allow)
+    ours = lr_curve(Schedule(0.1, 1e-4, 1200, 3), np.arange(1201))
+    theirs = np.array([float(schedule(t)) for t in range(0, 1201, 50)] + [float(schedule(1200))])
+    assert np.allclose(theirs, np.append(ours[::50], ours[1200]), rtol=2e-7, atol=0)
+    # the seed example: float32 gamma raised to the 10**4th power drifts, as with torch's tensor LR
+    seed = keras.optimizers.schedules.ExponentialDecay(
+        0.1, step_size(1e6, 1e4), gamma(0.1, 1e-4, 1e4), staircase=True
+    )
+    drift = abs(float(seed(10**6)) - 1e-4) / 1e-4
+    assert 1e-6 < drift < 1e-2
+
+
+@pytest.mark.parametrize(("at", "max_steps"), [("max_steps", 1000), ("last_step", 1000)])
+def test_keras_piecewise_constant_decays_one_step_later(keras, at: str, max_steps: int) -> None:  # type: ignore[no-untyped-def]
+    """PiecewiseConstantDecay holds values[i] while step <= boundaries[i]: one step later than MultiStepLR."""
+    marks, values = milestones(max_steps, 3, 0, at), lr_values(0.1, 1e-4, 3)
+    schedule = keras.optimizers.schedules.PiecewiseConstantDecay(marks, values)
+    ours = lr_curve(
+        Schedule(0.1, 1e-4, max_steps, 3, kind="multistep", final_lr_at=at), np.arange(max_steps + 2)
+    )
+    theirs = np.array([float(schedule(t)) for t in range(max_steps + 2)])
+    assert np.allclose(theirs[1:], ours[:-1], rtol=1e-7, atol=0)  # Keras at step t == torch at step t - 1
+    last = theirs[max_steps - 1]
+    if at == "last_step":  # still trains the last step at final_lr (max_steps >= 2 * (n_updates + 1))
+        assert math.isclose(last, 1e-4, rel_tol=1e-7)
+    else:  # as with torch, final_lr comes after training; here one more step later
+        assert math.isclose(theirs[max_steps + 1], 1e-4, rel_tol=1e-7)
+        assert not math.isclose(theirs[max_steps], 1e-4, rel_tol=1e-3)
