@@ -45,14 +45,37 @@ def config_dir() -> str:
 
 
 def _preview_optimizer(cfg: DictConfig) -> torch.optim.Optimizer:
-    param = torch.nn.Parameter(torch.zeros(1))
-    lr: Any = cfg.optimizer.lr
-    return torch.optim.SGD([param], lr=torch.tensor(lr) if cfg.optimizer.tensor_lr else lr)
+    """An SGD optimizer, one param group per ``optimizer.group_lrs`` (default: one at ``optimizer.lr``)."""
+    lrs: list[Any] = list(cfg.optimizer.group_lrs or [cfg.optimizer.lr])
+    groups = [
+        {
+            "params": [torch.nn.Parameter(torch.zeros(1))],
+            "lr": torch.tensor(lr) if cfg.optimizer.tensor_lr else lr,
+        }
+        for lr in lrs
+    ]
+    return torch.optim.SGD(groups, lr=lrs[0])
+
+
+def _group_lines(scheduler: BoundedLR) -> str:
+    parts = [
+        f"group {index}: {base!r} -> {schedule.lr_at(schedule.max_steps, base)!r}"
+        for index, (schedule, base) in enumerate(
+            zip(scheduler.schedules, scheduler.base_lrs_exact, strict=True)
+        )
+    ]
+    return "\n  groups       " + "; ".join(parts) + "  (each keeps its ratio to initial_lr)"
+
+
+def _main_group(scheduler: BoundedLR) -> int:
+    """The param group whose LR is initial_lr (the largest): the one the summary and curve follow."""
+    bases = scheduler.base_lrs_exact
+    return bases.index(max(bases))
 
 
 def _verify(optimizer: torch.optim.Optimizer, scheduler: BoundedLR, curve: npt.NDArray[np.float64]) -> str:
     """Step the real scheduler through every step; return a one-line verdict."""
-    group = optimizer.param_groups[0]
+    group = optimizer.param_groups[_main_group(scheduler)]
     stepped = np.empty_like(curve)
     stepped[0] = float(group["lr"])
     for step in range(1, curve.size):
@@ -74,7 +97,8 @@ def _compare(seen: npt.NDArray[np.float64], curve: npt.NDArray[np.float64], tens
 
 def _spot_check(scheduler: BoundedLR, schedule: Schedule, curve: npt.NDArray[np.float64]) -> str:
     steps = list(key_steps(schedule).values())
-    wrong = [step for step in steps if scheduler.lrs_at(step)[0] != curve[step]]
+    main = _main_group(scheduler)
+    wrong = [step for step in steps if scheduler.lrs_at(step)[main] != curve[step]]
     where = "equal" if not wrong else f"differ at steps {wrong} from"
     return (
         f"the real scheduler's LRs at the key steps {where} the closed form (verify=true steps all of them)"
@@ -97,13 +121,15 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     else:
         optimizer = _preview_optimizer(cfg)
         scheduler = make_scheduler(optimizer=optimizer)
-        schedule = scheduler.schedules[0]
+        if len(optimizer.param_groups) > 1:
+            result["groups"] = _group_lines(scheduler)
+        schedule = scheduler.schedules[_main_group(scheduler)]
         curve = lr_curve(schedule)
         verdict = (
             _verify(optimizer, scheduler, curve) if cfg.verify else _spot_check(scheduler, schedule, curve)
         )
     check = check_bounds(schedule, curve)
-    text = summary(schedule, curve, check, verdict)
+    text = summary(schedule, curve, check, verdict) + result.pop("groups", "")
     if "final_loss" in result:
         text += f"\n  final loss   {result['final_loss']:.6g}  (MSE on all {cfg.task.samples} samples)"
     print(text, flush=True)

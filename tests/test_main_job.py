@@ -109,3 +109,26 @@ def test_bad_override_is_a_clear_error(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert "lr_gamma: final_lr must be in (0, initial_lr], got final_lr=0.2, initial_lr=0.1" in result.stderr
     assert not (tmp_path / "schedule.csv").exists()
+
+
+def test_summary_says_what_each_param_group_ends_at(tmp_path: Path) -> None:
+    args = [
+        "optimizer.group_lrs=[0.01,0.1]",
+        "scheduler.max_steps=1000",
+        "scheduler.n_updates=10",
+        "verify=true",
+        "plot=false",
+    ]
+    output = run([BOUNDED_LR, f"hydra.run.dir={tmp_path}", *args], cwd=tmp_path).stdout
+    assert "groups       group 0: 0.01 -> 1e-05; group 1: 0.1 -> 0.0001" in output
+    assert "every LR equals the closed form" in output
+    result = run(
+        [BOUNDED_LR, f"hydra.run.dir={tmp_path}", "optimizer.group_lrs=[0.01,0.05]"],
+        cwd=tmp_path,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert (
+        "build_scheduler: initial_lr must be the optimizer's (largest param group's) lr, got initial_lr=0.1, "
+        "optimizer lrs=[0.01, 0.05]" in result.stderr
+    )
