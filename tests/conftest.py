@@ -12,6 +12,7 @@ from pathlib import Path
 
 import hydra
 import pytest
+from hypothesis import strategies as st
 from omegaconf import OmegaConf
 from omegaconf.basecontainer import BaseContainer
 from packaging.version import Version
@@ -19,6 +20,17 @@ from packaging.version import Version
 HYDRA_14 = Version(hydra.__version__).release[:2] >= (1, 4)
 # What a user on each stack writes: version_base is required on 1.3 and deprecated on 1.4.
 MAIN_KWARGS = "" if HYDRA_14 else ', version_base="1.3"'
+
+
+ANYTHING = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True, allow_subnormal=True),
+    st.integers(min_value=-(2**64), max_value=2**64),
+    st.text(max_size=8),
+    st.booleans(),
+    st.none(),
+    st.lists(st.floats(1e-3, 1.0), max_size=2),
+)
+"""Any value a config or a caller could hand us where a number belongs (for fuzzing)."""
 
 
 @pytest.fixture

@@ -14,15 +14,9 @@ from bounded_lr_resolver import build_scheduler
 from bounded_lr_resolver.bounds import Schedule
 from bounded_lr_resolver.curve import lr_curve
 from bounded_lr_resolver.errors import BoundedLRError
+from tests.conftest import ANYTHING
 
-anything = st.one_of(
-    st.floats(allow_nan=True, allow_infinity=True, allow_subnormal=True),
-    st.integers(min_value=-(2**64), max_value=2**64),
-    st.text(max_size=6),
-    st.booleans(),
-    st.none(),
-    st.lists(st.floats(1e-3, 1.0), max_size=2),
-)
+anything = ANYTHING
 lrs = st.one_of(st.floats(1e-6, 1.0), anything)
 counts = st.one_of(st.integers(1, 10_000), anything)
 kinds = st.one_of(st.sampled_from(["step", "multistep", "exponential"]), anything)

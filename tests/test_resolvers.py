@@ -14,7 +14,7 @@ from omegaconf.errors import InterpolationResolutionError
 from bounded_lr_resolver import register_resolvers
 from bounded_lr_resolver.errors import BoundedLRError, ResolverConflictError
 from bounded_lr_resolver.resolvers import RESOLVERS
-from tests.conftest import register_foreign
+from tests.conftest import ANYTHING, register_foreign
 
 
 @pytest.mark.usefixtures("registered")
@@ -169,14 +169,7 @@ def test_no_resolver_caches() -> None:
     assert cfg.g != first
 
 
-args = st.one_of(
-    st.floats(allow_nan=True, allow_infinity=True, allow_subnormal=True),
-    st.integers(min_value=-(2**64), max_value=2**64),
-    st.text(max_size=8),
-    st.booleans(),
-    st.none(),
-    st.lists(st.integers(), max_size=2),
-)
+args = ANYTHING
 
 
 @settings(max_examples=600, deadline=None)
