@@ -129,8 +129,6 @@ def check_count(where: str, name: str, value: object, *, minimum: int = 1) -> in
     if isinstance(value, float):
         if not math.isfinite(value) or not value.is_integer():
             raise bad_value(where, name, "a whole number", {name: value})
-        if value > MAX_COUNT:
-            raise bad_value(where, name, f"<= 2**53 = {MAX_COUNT}", {name: value})
         count = int(value)
     else:
         try:

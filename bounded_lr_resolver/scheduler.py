@@ -46,6 +46,11 @@ class BoundedLR(LRScheduler):
         last_epoch: int = -1,
     ) -> None:
         self._plan = tuple(plan)
+        # The tensors behind tensor LRs: compiled graphs hold them, so every write fills these same
+        # objects in place (older torch versions assign a float over them in their own step()).
+        self._lr_tensors = tuple(
+            group["lr"] if isinstance(group["lr"], torch.Tensor) else None for group in optimizer.param_groups
+        )
         super().__init__(optimizer, last_epoch)
 
     @property
@@ -77,17 +82,21 @@ class BoundedLR(LRScheduler):
         """
         if epoch is not None or self._step_count < 2:
             super().step(epoch)
-            return
-        self._step_count += 1
-        self.last_epoch += 1
-        step = self.last_epoch
-        for group, (schedule, base) in zip(self.optimizer.param_groups, self._plan, strict=True):
+        else:
+            self._step_count += 1
+            self.last_epoch += 1
+        self._write(self.last_epoch)
+
+    def _write(self, step: int) -> None:
+        """Write every group's LR for ``step`` (filling tensor LRs in place)."""
+        groups = self.optimizer.param_groups
+        for group, tensor, (schedule, base) in zip(groups, self._lr_tensors, self._plan, strict=True):
             lr = schedule.lr_at(step, base)
-            current = group["lr"]
-            if isinstance(current, torch.Tensor):
-                current.fill_(lr)
-            else:
+            if tensor is None:
                 group["lr"] = lr
+            else:
+                tensor.fill_(lr)
+                group["lr"] = tensor
 
     def get_last_lr(self) -> list[float | torch.Tensor]:
         """The LRs last written, with the groups' own types (tensors are copies)."""
@@ -101,7 +110,11 @@ class BoundedLR(LRScheduler):
 
     def state_dict(self) -> dict[str, Any]:
         """Torch's scheduler state plus the bounds, as plain data (safe for ``weights_only`` loads)."""
-        state = {key: value for key, value in self.__dict__.items() if key not in ("optimizer", "_plan")}
+        state = {
+            key: value
+            for key, value in self.__dict__.items()
+            if key not in ("optimizer", "_plan", "_lr_tensors")
+        }
         state["_last_lr"] = self.get_last_lr()
         state["bounds"] = self._bounds()
         return state
@@ -126,12 +139,7 @@ class BoundedLR(LRScheduler):
         if saved != ours:
             raise ResumeMismatchError(_describe_mismatch(saved, ours))
         self.__dict__.update({key: value for key, value in state_dict.items() if key != "bounds"})
-        for group, lr in zip(self.optimizer.param_groups, self.lrs_at(self.last_epoch), strict=True):
-            current = group["lr"]
-            if isinstance(current, torch.Tensor):
-                current.fill_(lr)
-            else:
-                group["lr"] = lr
+        self._write(self.last_epoch)
 
 
 def _describe_mismatch(saved: list[dict[str, object]], ours: list[dict[str, object]]) -> str:
