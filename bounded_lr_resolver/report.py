@@ -57,15 +57,17 @@ class BoundsCheck:
     never_increases_after_warmup: bool
     within_bounds_after_warmup: bool
     decays: int
+    expected_decays: int  # n_updates, or 0 for a constant schedule (final_lr == initial_lr)
     reaches_final: bool
 
     @property
     def ok(self) -> bool:
-        """All checks hold (the decay count is compared by :func:`check_bounds`' caller)."""
+        """Every check holds, the decay count included."""
         return (
             self.starts_at_initial
             and self.never_increases_after_warmup
             and self.within_bounds_after_warmup
+            and self.decays == self.expected_decays
             and self.reaches_final
         )
 
@@ -82,6 +84,7 @@ def check_bounds(schedule: Schedule, curve: npt.NDArray[np.float64]) -> BoundsCh
             np.all(decay <= schedule.initial_lr) and np.all(decay >= schedule.final_lr)
         ),
         decays=int(np.count_nonzero(np.diff(decay) < 0)),
+        expected_decays=schedule.count if schedule.final_lr < schedule.initial_lr else 0,
         reaches_final=bool(curve[final_step] == schedule.final_lr and curve[-1] == schedule.final_lr),
     )
 
@@ -103,12 +106,10 @@ def summary(schedule: Schedule, curve: npt.NDArray[np.float64], check: BoundsChe
     lines.append(f"  {'step':>12}  {'lr':<24} when")
     for label, step in key_steps(s).items():
         lines.append(f"  {step:>12}  {float(curve[step])!r:<24} {label}")
-    expected = s.count if s.final_lr < s.initial_lr else 0
-    ok = check.ok and check.decays == expected
     lines.append(
-        f"  bounds       {'HOLD' if ok else 'BROKEN'}: starts at {float(curve[0])!r}, never increases after "
-        f"warmup: {check.never_increases_after_warmup}, within [final_lr, initial_lr]: "
-        f"{check.within_bounds_after_warmup}, decays: {check.decays}/{expected}, "
+        f"  bounds       {'HOLD' if check.ok else 'BROKEN'}: starts at {float(curve[0])!r}, "
+        f"never increases after warmup: {check.never_increases_after_warmup}, within [final_lr, initial_lr]: "
+        f"{check.within_bounds_after_warmup}, decays: {check.decays}/{check.expected_decays}, "
         f"final_lr from step {s.last_decay_step}: {check.reaches_final}"
     )
     lines.append(f"  verified     {verified}")
