@@ -409,3 +409,26 @@ def test_is_a_real_lr_scheduler_usable_with_partial() -> None:
     sched = make(optimizer=sgd(0.1))
     assert isinstance(sched, BoundedLR)
     assert sched.get_last_lr() == [0.1]
+
+
+def test_tensor_lr_object_survives_resume() -> None:
+    """Compiled graphs hold the optimizer's LR tensor; loading a checkpoint must not swap it out."""
+    opt = sgd(0.1, tensor=True)
+    sched = build_scheduler(opt, initial_lr=0.1, final_lr=1e-4, max_steps=100, n_updates=10)
+    trace(opt, sched, 37)
+    opt_state, sched_state = opt.state_dict(), sched.state_dict()
+    fresh_opt = sgd(0.1, tensor=True)
+    held = fresh_opt.param_groups[0]["lr"]
+    fresh = build_scheduler(fresh_opt, initial_lr=0.1, final_lr=1e-4, max_steps=100, n_updates=10)
+    fresh_opt.load_state_dict(opt_state)
+    fresh.load_state_dict(sched_state)
+    fresh_opt.step()
+    fresh.step()
+    assert fresh_opt.param_groups[0]["lr"] is held
+    assert float(held) == float(
+        torch.tensor(
+            build_scheduler(sgd(0.1), initial_lr=0.1, final_lr=1e-4, max_steps=100, n_updates=10).lrs_at(38)[
+                0
+            ]
+        )
+    )
