@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 import operator
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Final, Literal
 
 from bounded_lr_resolver.errors import bad_type, bad_value
@@ -40,6 +40,7 @@ __all__ = [
     "LOW_POWERS",
     "MAX_COUNT",
     "MAX_MILESTONES",
+    "SCHEDULE_FIELDS",
     "Schedule",
     "check_count",
     "check_lr",
@@ -503,6 +504,15 @@ class Schedule:
             return 0
         return min(self._count, ((tau + 1) * self._plateaus - 1) // self._decay_steps)
 
+    def ends(self, base_lr: float | None = None) -> tuple[float, float]:
+        """A param group's ``(start, end)`` LRs: ``base_lr`` and ``base_lr * final_lr / initial_lr``.
+
+        ``base_lr=None`` (or ``initial_lr`` itself) gives the declared bounds exactly.
+        """
+        if base_lr is None or base_lr == self.initial_lr:
+            return self.initial_lr, self.final_lr
+        return base_lr, base_lr * (self.final_lr / self.initial_lr)
+
     def lr_at(self, step: int, base_lr: float | None = None) -> float:
         """The LR after ``step`` scheduler steps, i.e. the LR that training step ``step`` uses.
 
@@ -511,10 +521,7 @@ class Schedule:
             base_lr: a param group's own initial LR; the group then ends at
                 ``base_lr * final_lr / initial_lr``. Defaults to ``initial_lr``.
         """
-        if base_lr is None or base_lr == self.initial_lr:
-            base, final = self.initial_lr, self.final_lr
-        else:
-            base, final = base_lr, base_lr * (self.final_lr / self.initial_lr)
+        base, final = self.ends(base_lr)
         warmup = self.warmup_steps
         if step < warmup:
             if step < 0:
@@ -529,13 +536,8 @@ class Schedule:
 
     def bounds(self) -> dict[str, object]:
         """The declared fields as plain data (for checkpoints, summaries and CSV headers)."""
-        return {
-            "initial_lr": self.initial_lr,
-            "final_lr": self.final_lr,
-            "max_steps": self.max_steps,
-            "n_updates": self.count,
-            "kind": self.kind,
-            "final_lr_at": self.final_lr_at,
-            "warmup_steps": self.warmup_steps,
-            "warmup_start_factor": self.warmup_start_factor,
-        }
+        return {name: getattr(self, name) for name in SCHEDULE_FIELDS}
+
+
+SCHEDULE_FIELDS: Final = tuple(f.name for f in fields(Schedule) if f.init and f.name != "where")
+"""The declared fields of a :class:`Schedule` (its constructor's arguments, ``where`` aside)."""

@@ -31,12 +31,11 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from bounded_lr_resolver.bounds import Schedule
+from bounded_lr_resolver.bounds import SCHEDULE_FIELDS, Schedule
 from bounded_lr_resolver.errors import BoundedLRError
 
 __all__ = [
     "RESULT_FILE",
-    "SCHEDULE_KEYS",
     "SaveResolvedConfig",
     "SweepReport",
     "resolved_yaml",
@@ -48,16 +47,6 @@ RESULT_FILE = "result.json"
 """A job may write ``{"final_loss": ...}`` here; the sweep report then shows it."""
 
 _log = logging.getLogger(__name__)
-SCHEDULE_KEYS = (
-    "initial_lr",
-    "final_lr",
-    "max_steps",
-    "n_updates",
-    "kind",
-    "final_lr_at",
-    "warmup_steps",
-    "warmup_start_factor",
-)
 
 
 def resolved_yaml(config: DictConfig) -> str:
@@ -68,7 +57,7 @@ def resolved_yaml(config: DictConfig) -> str:
 
 def schedule_from(node: Any, where: str = "sweep report") -> Schedule:
     """Build the :class:`Schedule` a scheduler config node (e.g. ``scheduler: bounded_step``) declares."""
-    values = {key: node[key] for key in SCHEDULE_KEYS if key in node}
+    values = {key: node[key] for key in SCHEDULE_FIELDS if key in node}
     return Schedule(where=where, **values)
 
 

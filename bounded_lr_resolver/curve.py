@@ -45,10 +45,7 @@ def lr_curve(
         raise bad_value("lr_curve", "steps", "whole numbers", {"steps dtype": str(t.dtype)})
     if t.size and int(t.min()) < 0:
         raise bad_value("lr_curve", "steps", "scheduler step counts >= 0", {"min step": int(t.min())})
-    if base_lr is None or base_lr == schedule.initial_lr:
-        base, final = schedule.initial_lr, schedule.final_lr
-    else:
-        base, final = base_lr, base_lr * (schedule.final_lr / schedule.initial_lr)
+    base, final = schedule.ends(base_lr)
     warmup, count = schedule.warmup_steps, schedule.count
     # k saturates at n_updates once tau reaches the decay steps, so clipping tau there keeps every
     # product below (max_steps + 2) * plateaus, whatever steps were asked for
