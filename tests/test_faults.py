@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_app, write_app
-from tests.test_hydra_apps import PRINT_RESOLVED, USER_CONFIG, resolved
+from tests.test_hydra_apps import PRINT_RESOLVED, RECORD_RESOLVED, USER_CONFIG, recorded, resolved
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -22,20 +22,24 @@ def expected_gammas(finals: list[float]) -> list[float]:
     return sorted((final / 0.1) ** (1 / 10000) for final in finals)
 
 
-def test_joblib_workers_reused_across_batches(user_app: Path) -> None:
+def test_joblib_workers_reused_across_batches(tmp_path: Path) -> None:
     """max_batch_size=2 makes the sweeper call the launcher 3 times; loky reuses its workers."""
+    app = write_app(tmp_path, RECORD_RESOLVED, {"config.yaml": USER_CONFIG})
     finals = [1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7]
     sweep = ",".join(map(str, finals))
-    output = run_app(
-        user_app,
+    run_app(
+        app,
         "-m",
         f"sched.final_lr={sweep}",
+        f"hydra.sweep.dir={tmp_path / 'sweep'}",
         "hydra/launcher=joblib",
         "hydra.launcher.n_jobs=2",
         "hydra.sweeper.max_batch_size=2",
-    ).stdout
-    gammas = sorted(cfg["sched"]["gamma"] for cfg in resolved(output))  # type: ignore[index]
+    )
+    records = recorded(tmp_path / "sweep")
+    gammas = sorted(record["cfg"]["sched"]["gamma"] for record in records)
     assert gammas == pytest.approx(expected_gammas(finals), rel=1e-15)
+    assert len({record["pid"] for record in records}) < len(finals), "loky did not reuse its workers"
 
 
 def test_submitit_local_launcher(user_app: Path, tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,6 +17,22 @@ PRINT_RESOLVED = "print('RESOLVED', __import__('json').dumps(OmegaConf.to_contai
 
 def resolved(output: str) -> list[dict[str, object]]:
     return [json.loads(line.split(" ", 1)[1]) for line in output.splitlines() if line.startswith("RESOLVED ")]
+
+
+# Loky workers are killed at shutdown, so what a job prints can be lost unflushed: multi-process
+# sweeps record each job's resolved config (and pid) in the job's own output directory instead.
+RECORD_RESOLVED = """\
+import json, os
+from hydra.core.hydra_config import HydraConfig
+record = {"pid": os.getpid(), "cfg": OmegaConf.to_container(cfg, resolve=True)}
+out = HydraConfig.get().runtime.output_dir
+with open(os.path.join(out, "resolved.json"), "w") as f:
+    json.dump(record, f)
+"""
+
+
+def recorded(sweep_dir: Path) -> list[dict[str, Any]]:
+    return [json.loads(path.read_text()) for path in sorted(sweep_dir.glob("*/resolved.json"))]
 
 
 USER_CONFIG = """\
@@ -54,12 +71,14 @@ def test_cli_override_rederives_gamma(user_app: Path) -> None:
 
 
 @pytest.mark.parametrize("launcher", ["basic", "joblib"])
-def test_multirun_over_final_lr(user_app: Path, launcher: str) -> None:
-    overrides = ["-m", "sched.final_lr=1e-3,1e-4,1e-5", f"hydra/launcher={launcher}"]
+def test_multirun_over_final_lr(tmp_path: Path, launcher: str) -> None:
+    app = write_app(tmp_path, RECORD_RESOLVED, {"config.yaml": USER_CONFIG})
+    sweep = ["-m", "sched.final_lr=1e-3,1e-4,1e-5", f"hydra.sweep.dir={tmp_path / 'sweep'}"]
+    overrides = [*sweep, f"hydra/launcher={launcher}"]
     if launcher == "joblib":
         overrides.append("hydra.launcher.n_jobs=2")
-    configs = resolved(run_app(user_app, *overrides).stdout)
-    gammas = sorted(cfg["sched"]["gamma"] for cfg in configs)  # type: ignore[index]
+    run_app(app, *overrides)
+    gammas = sorted(record["cfg"]["sched"]["gamma"] for record in recorded(tmp_path / "sweep"))
     expected = sorted((f / 0.1) ** (1 / 10000) for f in (1e-3, 1e-4, 1e-5))
     assert gammas == pytest.approx(expected, rel=1e-15)
 
