@@ -267,7 +267,7 @@ def _check_divisible(where: str, max_steps: int, n_updates: int, warmup_steps: i
             span,
             f"a multiple of {divisor} for an evenly stepped decay",
             {"max_steps": max_steps, "n_updates": n_updates, "warmup_steps": warmup_steps},
-            "Use kind='multistep' (resolver lr_milestones, config scheduler=bounded_multistep),"
+            "Use kind='multistep' (resolver lr_milestones, config bounded_lr/multistep),"
             " which spreads exactly n_updates decays over any number of steps",
         )
     return decay_steps // plateaus

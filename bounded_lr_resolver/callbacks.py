@@ -56,7 +56,7 @@ def resolved_yaml(config: DictConfig) -> str:
 
 
 def schedule_from(node: Any, where: str = "sweep report") -> Schedule:
-    """Build the :class:`Schedule` a scheduler config node (e.g. ``scheduler: bounded_step``) declares."""
+    """Build the :class:`Schedule` a scheduler config node (e.g. ``bounded_lr@scheduler: step``) declares."""
     values = {key: node[key] for key in SCHEDULE_FIELDS if key in node}
     return Schedule(where=where, **values)
 

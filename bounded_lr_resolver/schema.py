@@ -1,6 +1,6 @@
-"""Typed schemas of the shipped ``scheduler`` configs, served to Hydra as ``bounded_lr_schema/<kind>``.
+"""Typed schemas of the shipped ``bounded_lr`` configs, served to Hydra as ``bounded_lr_schema/<kind>``.
 
-Each YAML option in ``conf/scheduler/`` starts from its schema
+Each YAML option in ``conf/bounded_lr/`` starts from its schema
 (``defaults: [/bounded_lr_schema/<kind>@_here_]``), so a wrong type on the command line
 (``scheduler.final_lr=abc``, ``scheduler.n_updates=1.5``) fails at compose time with OmegaConf's
 type error naming the key, before anything runs. A test checks that each YAML file and its schema

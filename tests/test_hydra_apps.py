@@ -105,26 +105,26 @@ print("RESULT", type(scheduler).__name__, lrs[-2], lrs[-1], sum(b < a for a, b i
 @pytest.mark.parametrize(
     ("group", "overrides", "last_two", "decays"),
     [
-        pytest.param("bounded_step", [], (1e-3, 1e-4), 3, id="step"),
+        pytest.param("step", [], (1e-3, 1e-4), 3, id="step"),
         pytest.param(
-            "bounded_multistep", ["scheduler.max_steps=1000"], (1e-3, 1e-4), 3, id="multistep-uneven"
+            "multistep", ["scheduler.max_steps=1000"], (1e-3, 1e-4), 3, id="multistep-uneven"
         ),
         pytest.param(
-            "bounded_step",
+            "step",
             ["scheduler.final_lr_at=last_step", "scheduler.max_steps=1200"],
             (1e-4, 1e-4),
             3,
             id="step-last-step",
         ),
         pytest.param(
-            "bounded_exponential",
+            "exponential",
             ["scheduler.max_steps=30", "scheduler.n_updates=30"],
             (None, 1e-4),
             29,
             id="exponential",
         ),
         pytest.param(
-            "bounded_step",
+            "step",
             ["scheduler.warmup_steps=200", "scheduler.max_steps=1400"],
             (1e-3, 1e-4),
             3,
@@ -135,7 +135,7 @@ print("RESULT", type(scheduler).__name__, lrs[-2], lrs[-1], sum(b < a for a, b i
 def test_shipped_group_through_defaults(
     tmp_path: Path, group: str, overrides: list[str], last_two: tuple[float | None, float], decays: int
 ) -> None:
-    config = f"defaults:\n  - scheduler: {group}\n  - _self_\nscheduler:\n  max_steps: 999\n  n_updates: 3\n"
+    config = f"defaults:\n  - bounded_lr@scheduler: {group}\n  - _self_\nscheduler:\n  max_steps: 999\n  n_updates: 3\n"
     app = write_app(tmp_path, SHIPPED_GROUP_APP, {"config.yaml": config})
     base = ["scheduler.max_steps=999"] if not overrides or "max_steps" not in " ".join(overrides) else []
     output = run_app(app, *base, *overrides).stdout
@@ -149,7 +149,7 @@ def test_shipped_group_through_defaults(
 
 
 def test_cfg_job_resolve_shows_derived_values(tmp_path: Path) -> None:
-    app = write_app(tmp_path, "pass", {"config.yaml": "defaults:\n  - scheduler: bounded_step\n  - _self_\n"})
+    app = write_app(tmp_path, "pass", {"config.yaml": "defaults:\n  - bounded_lr@scheduler: step\n  - _self_\n"})
     output = run_app(app, "--cfg", "job", "--resolve").stdout
     assert "gamma: 0.9993094630025899" in output
     assert "step_size: 100" in output
@@ -214,7 +214,7 @@ def test_cfg_job_resolve_shows_derived_values(tmp_path: Path) -> None:
 )
 def test_bad_cli_override_fails_with_a_clear_message(tmp_path: Path, override: str, message: str) -> None:
     app = write_app(
-        tmp_path, PRINT_RESOLVED, {"config.yaml": "defaults:\n  - scheduler: bounded_step\n  - _self_\n"}
+        tmp_path, PRINT_RESOLVED, {"config.yaml": "defaults:\n  - bounded_lr@scheduler: step\n  - _self_\n"}
     )
     result = run_app(app, override, check=False)
     output = result.stdout + result.stderr
@@ -232,7 +232,7 @@ def test_yaml_group_and_schema_do_not_drift(name: str) -> None:
 
     from bounded_lr_resolver import schema
 
-    path = Path(schema.__file__).parent / "conf" / "scheduler" / f"bounded_{name}.yaml"
+    path = Path(schema.__file__).parent / "conf" / "bounded_lr" / f"{name}.yaml"
     data = yaml.safe_load(path.read_text())
     assert data.pop("defaults") == [f"/bounded_lr_schema/{name}@_here_", "_self_"]
     node = {

@@ -76,7 +76,7 @@ def test_csv_matches_the_real_torch_scheduler(tmp_path: Path) -> None:
 
 def test_warmup_and_last_step_show_in_summary(tmp_path: Path) -> None:
     args = [
-        "scheduler=bounded_multistep",
+        "scheduler=multistep",
         "scheduler.max_steps=1000",
         "scheduler.n_updates=3",
         "scheduler.warmup_steps=100",

@@ -48,9 +48,10 @@ def test_wheel_contents(wheel: Path) -> None:
     for required in (
         "bounded_lr_resolver/py.typed",
         "bounded_lr_resolver/conf/__init__.py",
-        "bounded_lr_resolver/conf/scheduler/bounded_step.yaml",
-        "bounded_lr_resolver/conf/scheduler/bounded_multistep.yaml",
-        "bounded_lr_resolver/conf/scheduler/bounded_exponential.yaml",
+        "bounded_lr_resolver/conf/bounded_lr/step.yaml",
+        "bounded_lr_resolver/conf/bounded_lr/multistep.yaml",
+        "bounded_lr_resolver/conf/bounded_lr/exponential.yaml",
+        "bounded_lr_resolver/app_conf/scheduler/multistep.yaml",
         "bounded_lr_resolver/app_conf/config.yaml",
         "bounded_lr_resolver/app_conf/task/train.yaml",
         "hydra_plugins/bounded_lr_resolver/__init__.py",
@@ -99,7 +100,7 @@ def test_wheel_install_is_discovered_and_runs(wheel_venv: Path, tmp_path: Path) 
 
     (tmp_path / "conf").mkdir()
     (tmp_path / "conf" / "config.yaml").write_text(
-        "defaults:\n  - scheduler: bounded_multistep\n  - _self_\n"
+        "defaults:\n  - bounded_lr@scheduler: multistep\n  - _self_\n"
     )
     (tmp_path / "app.py").write_text(
         "import hydra\n"

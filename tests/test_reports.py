@@ -75,7 +75,7 @@ def test_sweep_report_over_final_lr(tmp_path: Path, launcher: str) -> None:
 
 USER_CALLBACKS = """\
 defaults:
-  - scheduler: bounded_multistep
+  - bounded_lr@scheduler: multistep
   - _self_
 scheduler:
   max_steps: 1000

@@ -1,10 +1,15 @@
-"""Hydra plugin: the ``lr_*`` resolvers, the shipped ``scheduler`` config group and its schemas.
+"""Hydra plugin: the ``lr_*`` resolvers, the shipped ``bounded_lr`` config group and its schemas.
 
 Hydra imports this module in every app on the machine (and again on every plugin rescan), before
 the config is composed. It therefore stays tiny: no torch, no numpy, idempotent registration, and
 a resolver of the same name that the user registered first is kept, with a warning. The typed
 schemas are served by a :class:`ConfigSource` that builds them only when a config asks for one,
 so apps that never use our group do not pay for OmegaConf's structured-config conversion.
+
+Everything this plugin makes visible to other apps carries our name: the group ``bounded_lr``
+(placed anywhere with a package, ``bounded_lr@scheduler: step``) and ``bounded_lr_schema``, which
+is not listed (``--help`` shows ``bounded_lr`` only). A group named ``scheduler`` on the global
+search path broke apps with their own ``scheduler`` key or group.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ _SCHEMAS = ("exponential", "multistep", "step")
 
 
 class BoundedLRSearchPathPlugin(SearchPathPlugin):
-    """Add the shipped ``scheduler`` group and its schemas to every app's config search path."""
+    """Add the shipped ``bounded_lr`` group and its schemas to every app's config search path."""
 
     def manipulate_search_path(self, search_path: ConfigSearchPath) -> None:
         search_path.append(provider="bounded-lr-resolver", path="pkg://bounded_lr_resolver/conf")
