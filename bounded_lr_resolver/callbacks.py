@@ -11,11 +11,14 @@ Add them to any Hydra app through its config::
 
 ``SaveResolvedConfig`` writes ``resolved_config.yaml`` (every ``${lr_gamma:...}`` replaced by its
 value) next to Hydra's unresolved ``.hydra/config.yaml``, so the concrete gamma and step size of
-a run are on record and the file loads where this package is absent. ``SweepReport`` runs once,
-in the launching process, after every job of a multirun: it overlays all the schedules in
-``sweep_report.png`` and tabulates their parameters (and each job's final loss, if it wrote one)
-in ``sweep_report.csv`` and ``sweep_report.md``. It works with any launcher whose jobs write to
-the sweep directory on a shared file system (basic, joblib, submitit).
+a run are on record and the file loads where this package is absent. Values read from the
+environment (``${oc.env:...}``, and values derived from them) stay interpolation text, as in
+Hydra's own file, so secrets never land in the record (see :mod:`bounded_lr_resolver.record`).
+``SweepReport`` runs once, in the launching process, after every job of a multirun: it overlays
+all the schedules in ``sweep_report.png`` and tabulates their parameters (and each job's final
+loss, if it wrote one) in ``sweep_report.csv`` and ``sweep_report.md``. It works with any
+launcher whose jobs write to the sweep directory on a shared file system (basic, joblib,
+submitit).
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ from omegaconf.errors import OmegaConfBaseException
 
 from bounded_lr_resolver.bounds import SCHEDULE_FIELDS, Schedule
 from bounded_lr_resolver.errors import BoundedLRError
+from bounded_lr_resolver.files import atomic_write_text
+from bounded_lr_resolver.record import resolved_yaml
 
 __all__ = [
     "RESULT_FILE",
@@ -47,12 +52,6 @@ RESULT_FILE = "result.json"
 """A job may write ``{"final_loss": ...}`` here; the sweep report then shows it."""
 
 _log = logging.getLogger(__name__)
-
-
-def resolved_yaml(config: DictConfig) -> str:
-    """The job's config without the ``hydra`` node, every interpolation resolved, as YAML."""
-    job = OmegaConf.masked_copy(config, [str(key) for key in config if key != "hydra"])
-    return OmegaConf.to_yaml(OmegaConf.to_container(job, resolve=True))
 
 
 def schedule_from(node: Any, where: str = "sweep report") -> Schedule:
@@ -74,8 +73,12 @@ class SaveResolvedConfig(Callback):
         except OmegaConfBaseException as error:  # the job itself will report it, with its key
             _log.error("SaveResolvedConfig: the config does not resolve, nothing written: %s", error)
             return
-        out.mkdir(parents=True, exist_ok=True)
-        (out / self.filename).write_text(text, encoding="utf-8")
+        path = out / self.filename
+        try:
+            atomic_write_text(path, text)
+        except OSError as error:
+            _log.error("SaveResolvedConfig: could not write %s (a previous file is intact): %s", path, error)
+            raise
 
 
 class SweepReport(Callback):
@@ -153,10 +156,10 @@ def write_report(sweep_dir: Path, jobs: list[dict[str, Any]]) -> None:
     writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
     writer.writeheader()
     writer.writerows(rows)
-    (sweep_dir / "sweep_report.csv").write_text(buffer.getvalue(), encoding="utf-8")
+    atomic_write_text(sweep_dir / "sweep_report.csv", buffer.getvalue())
     header = "| " + " | ".join(rows[0]) + " |\n|" + "---|" * len(rows[0]) + "\n"
     body = "".join("| " + " | ".join(str(value) for value in row.values()) + " |\n" for row in rows)
-    (sweep_dir / "sweep_report.md").write_text(header + body, encoding="utf-8")
+    atomic_write_text(sweep_dir / "sweep_report.md", header + body)
     curves = {
         f"{job['job']}: {job['overrides'] or '(defaults)'}": (job["schedule"], lr_curve(job["schedule"]))
         for job in jobs

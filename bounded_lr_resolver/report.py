@@ -7,9 +7,6 @@ an interrupted run never leaves a half-written file under the final name.
 
 from __future__ import annotations
 
-import os
-import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bounded_lr_resolver.bounds import Schedule
+from bounded_lr_resolver.files import atomic_write
 
 __all__ = [
     "BoundsCheck",
@@ -130,25 +128,6 @@ def csv_steps(
         changes = np.unique(np.linspace(0, schedule.max_steps, max_rows, dtype=np.int64))
     keys = np.fromiter(key_steps(schedule).values(), np.int64)
     return np.unique(np.concatenate([changes.astype(np.int64), keys]))
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    os.close(handle)
-    try:
-        write(Path(temporary))
-        os.chmod(temporary, 0o666 & ~_umask())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def write_csv(path: Path, steps: npt.NDArray[np.int64], columns: dict[str, npt.NDArray[np.float64]]) -> None:

@@ -18,7 +18,7 @@ from omegaconf import DictConfig
 from tqdm import tqdm
 
 from bounded_lr_resolver.callbacks import RESULT_FILE
-from bounded_lr_resolver.report import atomic_write
+from bounded_lr_resolver.files import atomic_write, atomic_write_text
 from bounded_lr_resolver.scheduler import BoundedLR
 
 __all__ = ["make_data", "train"]
@@ -77,5 +77,5 @@ def train(cfg: DictConfig, make_scheduler: Any, out: Path) -> dict[str, Any]:
             )
 
     atomic_write(out / "train.csv", write_log)
-    (out / RESULT_FILE).write_text(json.dumps({"final_loss": final_loss}), encoding="utf-8")
+    atomic_write_text(out / RESULT_FILE, json.dumps({"final_loss": final_loss}))
     return {"final_loss": final_loss, "lrs": lrs, "losses": losses}
