@@ -17,6 +17,7 @@ __all__ = [
     "ResolverConflictError",
     "ResolverConflictWarning",
     "ResumeMismatchError",
+    "UntrustedTargetError",
     "bad_type",
     "bad_value",
 ]
@@ -46,6 +47,10 @@ class ResumeMismatchError(BoundedLRError, ValueError):
     """A scheduler checkpoint was saved under different bounds than the config declares."""
 
 
+class UntrustedTargetError(BoundsError):
+    """``instantiate_trusted`` found a ``_target_`` outside its allow-list (nothing was called)."""
+
+
 def _format(where: str, name: str, rule: str, got: dict[str, object], hint: str | None) -> str:
     shown = ", ".join(f"{key}={value!r}" for key, value in got.items())
     message = f"{where}: {name} must be {rule}, got {shown}"
@@ -58,9 +63,10 @@ def bad_value(
     rule: str,
     got: dict[str, object],
     hint: str | None = None,
+    kind: type[BoundsError] = BoundsError,
 ) -> BoundsError:
-    """Build (not raise) a :class:`BoundsError` in the package's message format."""
-    return BoundsError(_format(where, name, rule, got, hint))
+    """Build (not raise) a :class:`BoundsError` (or the subclass ``kind``) in the package's format."""
+    return kind(_format(where, name, rule, got, hint))
 
 
 def bad_type(

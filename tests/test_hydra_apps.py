@@ -102,13 +102,14 @@ print("RESULT", type(scheduler).__name__, lrs[-2], lrs[-1], sum(b < a for a, b i
 """
 
 
+SHIPPED_STEP = "defaults:\n  - bounded_lr@scheduler: step\n  - _self_\n"
+
+
 @pytest.mark.parametrize(
     ("group", "overrides", "last_two", "decays"),
     [
         pytest.param("step", [], (1e-3, 1e-4), 3, id="step"),
-        pytest.param(
-            "multistep", ["scheduler.max_steps=1000"], (1e-3, 1e-4), 3, id="multistep-uneven"
-        ),
+        pytest.param("multistep", ["scheduler.max_steps=1000"], (1e-3, 1e-4), 3, id="multistep-uneven"),
         pytest.param(
             "step",
             ["scheduler.final_lr_at=last_step", "scheduler.max_steps=1200"],
@@ -135,7 +136,10 @@ print("RESULT", type(scheduler).__name__, lrs[-2], lrs[-1], sum(b < a for a, b i
 def test_shipped_group_through_defaults(
     tmp_path: Path, group: str, overrides: list[str], last_two: tuple[float | None, float], decays: int
 ) -> None:
-    config = f"defaults:\n  - bounded_lr@scheduler: {group}\n  - _self_\nscheduler:\n  max_steps: 999\n  n_updates: 3\n"
+    config = (
+        f"defaults:\n  - bounded_lr@scheduler: {group}\n  - _self_\n"
+        "scheduler:\n  max_steps: 999\n  n_updates: 3\n"
+    )
     app = write_app(tmp_path, SHIPPED_GROUP_APP, {"config.yaml": config})
     base = ["scheduler.max_steps=999"] if not overrides or "max_steps" not in " ".join(overrides) else []
     output = run_app(app, *base, *overrides).stdout
@@ -149,7 +153,7 @@ def test_shipped_group_through_defaults(
 
 
 def test_cfg_job_resolve_shows_derived_values(tmp_path: Path) -> None:
-    app = write_app(tmp_path, "pass", {"config.yaml": "defaults:\n  - bounded_lr@scheduler: step\n  - _self_\n"})
+    app = write_app(tmp_path, "pass", {"config.yaml": SHIPPED_STEP})
     output = run_app(app, "--cfg", "job", "--resolve").stdout
     assert "gamma: 0.9993094630025899" in output
     assert "step_size: 100" in output
@@ -213,9 +217,7 @@ def test_cfg_job_resolve_shows_derived_values(tmp_path: Path) -> None:
     ],
 )
 def test_bad_cli_override_fails_with_a_clear_message(tmp_path: Path, override: str, message: str) -> None:
-    app = write_app(
-        tmp_path, PRINT_RESOLVED, {"config.yaml": "defaults:\n  - bounded_lr@scheduler: step\n  - _self_\n"}
-    )
+    app = write_app(tmp_path, PRINT_RESOLVED, {"config.yaml": SHIPPED_STEP})
     result = run_app(app, override, check=False)
     output = result.stdout + result.stderr
     assert result.returncode != 0

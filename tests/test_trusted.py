@@ -1,0 +1,134 @@
+"""instantiate_trusted enforces its allow-list on every Hydra version; trust_our_callbacks is exact."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from bounded_lr_resolver import BoundedLR, instantiate_trusted, trust_our_callbacks
+from bounded_lr_resolver.errors import BoundedLRError, UntrustedTargetError
+from bounded_lr_resolver.trusted import SUPPORTS_WHITELIST, TRUSTED_CALLBACKS
+
+RULE = "one of {allowed} (this package's targets and those passed in allow=)"
+HINT = (
+    "Nothing was called. If you trust this target, pass allow=[...] with it from your code "
+    "(never from the config)"
+)
+OURS = ["bounded_lr_resolver.build_scheduler"]
+
+
+def _message(target: str, key: str, allowed: list[str] = OURS) -> str:
+    rule = RULE.format(allowed=allowed)
+    return f"instantiate_trusted: _target_ must be {rule}, got _target_={target!r}, key={key!r}. {HINT}"
+
+
+SCHEDULER = {
+    "_target_": "bounded_lr_resolver.build_scheduler",
+    "_partial_": True,
+    "initial_lr": 0.1,
+    "final_lr": 1e-3,
+    "max_steps": 10,
+    "n_updates": 2,
+}
+
+
+def _refused(victim: Path) -> list[Any]:
+    return [
+        pytest.param(
+            {"_target_": "builtins.open", "_args_": [str(victim), "w"]}, "builtins.open", "<root>", id="root"
+        ),
+        pytest.param(
+            {**SCHEDULER, "extra": {"_target_": "builtins.open", "_args_": [str(victim), "w"]}},
+            "builtins.open",
+            "extra",
+            id="nested",
+        ),
+        pytest.param(
+            {**SCHEDULER, "items": [1, {"_target_": "os.remove", "_args_": [str(victim)]}]},
+            "os.remove",
+            "items[1]",
+            id="in-a-list",
+        ),
+        pytest.param(
+            OmegaConf.create(
+                {"name": "builtins.open", "node": {"_target_": "${name}", "_args_": [str(victim), "w"]}}
+            ),
+            "builtins.open",
+            "node",
+            id="interpolated",
+        ),
+        pytest.param(
+            {"_target_": "bounded_lr_resolver.build_scheduler.__globals__", "x": 1},
+            "bounded_lr_resolver.build_scheduler.__globals__",
+            "<root>",
+            id="prefix-of-ours",
+        ),
+        pytest.param({"_target_": open, "_args_": [str(victim), "w"]}, "io.open", "<root>", id="callable"),
+    ]
+
+
+@pytest.mark.parametrize(("config", "target", "key"), _refused(Path("/tmp/bounded-lr-victim")))
+def test_untrusted_target_is_refused_before_anything_runs(
+    config: Any, target: str, key: str, tmp_path: Path
+) -> None:
+    victim = Path("/tmp/bounded-lr-victim")
+    victim.write_text("precious\n")
+    try:
+        with pytest.raises(UntrustedTargetError) as caught:
+            instantiate_trusted(config)
+        assert str(caught.value) == _message(target, key)
+        assert victim.read_text() == "precious\n"
+    finally:
+        victim.unlink(missing_ok=True)
+    assert isinstance(caught.value, (BoundedLRError, ValueError))
+
+
+def test_a_config_valued_argument_is_checked_too() -> None:
+    evil = OmegaConf.create({"_target_": "os.system", "_args_": ["true"]})
+    with pytest.raises(UntrustedTargetError) as caught:
+        instantiate_trusted(SCHEDULER, callback=evil)
+    assert str(caught.value) == _message("os.system", "<root>")
+
+
+def test_allow_extends_the_list_and_our_target_runs() -> None:
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    config = {"_target_": "torch.optim.SGD", "lr": 0.1}
+    params = [torch.nn.Parameter(torch.zeros(1))]
+    with pytest.raises(UntrustedTargetError) as caught:
+        instantiate_trusted(config, params=params)
+    assert str(caught.value) == _message("torch.optim.SGD", "<root>")
+    assert isinstance(instantiate_trusted(config, params=params, allow=["torch.optim.SGD"]), torch.optim.SGD)
+    scheduler = instantiate_trusted(OmegaConf.create(SCHEDULER))(optimizer=optimizer)
+    assert isinstance(scheduler, BoundedLR)
+
+
+def _whitelist_warning(target: str) -> list[str]:
+    from hydra._internal.instantiate._instantiate2 import _warn_legacy_execution_whitelist  # type: ignore[attr-defined]
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        trust_our_callbacks()
+        _warn_legacy_execution_whitelist(target)
+    return [str(warning.message) for warning in caught]
+
+
+@pytest.mark.skipif(not SUPPORTS_WHITELIST, reason="hydra-core 1.3 has no execution whitelist warning")
+@pytest.mark.parametrize(
+    ("target", "silenced"),
+    [
+        *[pytest.param(name, True, id=name.rsplit(".", 1)[1]) for name in TRUSTED_CALLBACKS],
+        pytest.param("bounded_lr_resolver.callbacks.OmegaConf.save", False, id="imported-name"),
+        pytest.param("bounded_lr_resolver.callbacks.SweepReportEvil", False, id="longer-name"),
+        pytest.param("bounded_lr_resolver.callbacks.json.loads", False, id="module-attribute"),
+        pytest.param("my_app.Callback", False, id="foreign"),
+    ],
+)
+def test_trust_our_callbacks_trusts_exact_names_only(target: str, silenced: bool) -> None:
+    with warnings.catch_warnings():
+        shown = _whitelist_warning(target)
+    assert (shown == []) is silenced, shown
