@@ -10,11 +10,12 @@ times and never replaces a resolver of the same name that someone else registere
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable
 from typing import Any, Final, Literal
 
-from omegaconf import OmegaConf
+from omegaconf import ListConfig, OmegaConf
 
 from bounded_lr_resolver import bounds
 from bounded_lr_resolver.errors import ResolverConflictError, bad_value
@@ -80,6 +81,25 @@ RESOLVERS: Final[dict[str, Callable[..., Any]]] = {
 _HAS_NEW_API: Final = "annotation_validation" in inspect.signature(OmegaConf.register_resolver).parameters
 
 
+def _as_list_node(function: Callable[..., list[Any]]) -> Callable[..., ListConfig]:
+    """Return the list as a ListConfig: OmegaConf <= 2.3's ``OmegaConf.resolve()`` (which
+    ``--cfg job --resolve`` and ``instantiate`` use) refuses a plain list in an untyped node."""
+
+    @functools.wraps(function)
+    def resolver(*args: Any) -> ListConfig:
+        return ListConfig(function(*args))
+
+    return resolver
+
+
+_BOUND: Final[dict[str, Callable[..., Any]]] = {
+    name: _as_list_node(function) if not _HAS_NEW_API and name in ("lr_milestones", "lr_values") else function
+    for name, function in RESOLVERS.items()
+}
+"""What is registered under each name: the resolver itself, or on OmegaConf <= 2.3 a list-valued
+resolver wrapped to return a ListConfig."""
+
+
 def _registered_function(name: str) -> object:
     """The function behind the resolver ``name`` (unwrapped from OmegaConf's closure), or None."""
     wrapper = OmegaConf._get_resolver(name)  # noqa: SLF001 - no public getter exists
@@ -116,7 +136,7 @@ def register_resolvers(
         rule = "one of ['raise', 'skip']"
         raise bad_value("register_resolvers", "on_conflict", rule, {"on_conflict": on_conflict})
     foreign = [
-        name for name, function in RESOLVERS.items() if _registered_function(name) not in (None, function)
+        name for name, function in _BOUND.items() if _registered_function(name) not in (None, function)
     ]
     if foreign and not replace and on_conflict == "raise":
         raise ResolverConflictError(
@@ -125,7 +145,7 @@ def register_resolvers(
             "bounded_lr_resolver.register_resolvers(replace=True) to use ours"
         )
     skipped = [] if replace else foreign
-    for name, function in RESOLVERS.items():
+    for name, function in _BOUND.items():
         if name not in skipped and _registered_function(name) is not function:
             _bind(name, function)
     return skipped

@@ -246,3 +246,52 @@ def test_yaml_group_and_schema_do_not_drift(name: str) -> None:
     assert list(data) == list(typed)  # type: ignore[arg-type]
     for key, value in data.items():
         assert value == typed[key] or float(value) == typed[key], key  # type: ignore[index]
+
+
+LIST_APP_CONFIG = """\
+boundaries: ${lr_milestones:12,3}
+values: ${lr_values:0.1,1e-4,3}
+torch_scheduler:
+  _target_: torch.optim.lr_scheduler.MultiStepLR
+  milestones: ${lr_milestones:12,3}
+  gamma: ${lr_gamma:0.1,1e-4,3}
+"""
+
+LIST_APP = """\
+import torch
+from bounded_lr_resolver import instantiate_trusted
+print("YAML", OmegaConf.to_yaml(cfg, resolve=True).replace("\\n", " "))
+optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+scheduler = instantiate_trusted(
+    cfg.torch_scheduler, optimizer=optimizer, allow=["torch.optim.lr_scheduler.MultiStepLR"]
+)
+lrs = []
+for _ in range(12):
+    optimizer.step()
+    scheduler.step()
+    lrs.append(optimizer.param_groups[0]["lr"])
+OmegaConf.resolve(cfg)
+print("RESULT", __import__("json").dumps([list(cfg.boundaries), list(cfg["values"]), lrs[3], lrs[-1]]))
+"""
+
+
+def test_list_resolvers_resolve_everywhere_in_untyped_keys(tmp_path: Path) -> None:
+    """--cfg job --resolve, OmegaConf.resolve, to_yaml(resolve=True) and instantiate, on both stacks.
+
+    OmegaConf 2.3's OmegaConf.resolve() refuses a resolver's plain list in an untyped node.
+    """
+    app = write_app(tmp_path, LIST_APP, {"config.yaml": LIST_APP_CONFIG})
+    shown = run_app(app, "--cfg", "job", "--resolve").stdout
+    assert "boundaries:\n- 4\n- 8\n- 12\nvalues:\n- 0.1\n" in shown
+    assert "- 0.0001\ntorch_scheduler:\n" in shown
+    assert "  milestones:\n  - 4\n  - 8\n  - 12\n" in shown
+    output = run_app(app).stdout
+    assert "YAML boundaries: - 4 - 8 - 12 values: - 0.1" in output
+    [line] = [line for line in output.splitlines() if line.startswith("RESULT")]
+    boundaries, values, after_4, after_12 = json.loads(line.split(" ", 1)[1])
+    assert boundaries == [4, 8, 12]
+    assert values[0] == 0.1
+    assert values[-1] == 1e-4
+    assert values[1:3] == pytest.approx([1e-2, 1e-3], rel=1e-12)
+    assert after_4 == pytest.approx(1e-2, rel=1e-12)  # torch's MultiStepLR, fed the milestones and gamma
+    assert after_12 == pytest.approx(1e-4, rel=1e-12)
