@@ -58,8 +58,16 @@ def test_optuna_searches_final_lr_on_a_log_scale(tmp_path: Path) -> None:
     assert losses[best["best_params"]["scheduler.final_lr"]] == best["best_value"]
 
 
-def test_lightning_configure_optimizers_steps_per_batch() -> None:
+@pytest.mark.parametrize("srun_on_path", [False, True], ids=["plain", "srun-on-path"])
+def test_lightning_configure_optimizers_steps_per_batch(
+    srun_on_path: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Also where SLURM is installed: Lightning then warns that `srun` is not used (not our warning)."""
     lightning = pytest.importorskip("lightning")
+    if srun_on_path:
+        (tmp_path / "srun").write_text("#!/bin/sh\nexit 0\n")
+        (tmp_path / "srun").chmod(0o755)
+        monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
     import torch
     from hydra.utils import instantiate
 
