@@ -295,3 +295,24 @@ def test_list_resolvers_resolve_everywhere_in_untyped_keys(tmp_path: Path) -> No
     assert values[1:3] == pytest.approx([1e-2, 1e-3], rel=1e-12)
     assert after_4 == pytest.approx(1e-2, rel=1e-12)  # torch's MultiStepLR, fed the milestones and gamma
     assert after_12 == pytest.approx(1e-4, rel=1e-12)
+
+
+def test_group_placed_anywhere_with_a_package(tmp_path: Path) -> None:
+    """The README's placements: at the top, inside a model config, and switched from the CLI."""
+    configs = {
+        "config.yaml": "defaults:\n  - bounded_lr@scheduler: step\n  - model: resnet\n  - _self_\n",
+        "model/resnet.yaml": (
+            "defaults:\n  - /bounded_lr@scheduler: multistep\n  - _self_\n"
+            "depth: 18\nscheduler:\n  max_steps: 1000\n  n_updates: 3\n"
+        ),
+    }
+    app = write_app(tmp_path, PRINT_RESOLVED, configs)
+    [cfg] = resolved(run_app(app).stdout)
+    assert cfg["scheduler"]["kind"] == "step"  # type: ignore[index]
+    assert cfg["scheduler"]["step_size"] == 100  # type: ignore[index]
+    assert cfg["model"]["scheduler"]["milestones"] == [333, 666, 1000]  # type: ignore[index]
+    assert cfg["model"]["depth"] == 18  # type: ignore[index]
+    [cfg] = resolved(run_app(app, "bounded_lr@scheduler=exponential", "scheduler.max_steps=10").stdout)
+    assert cfg["scheduler"]["kind"] == "exponential"  # type: ignore[index]
+    assert cfg["scheduler"]["n_updates"] == 10  # type: ignore[index]
+    assert cfg["scheduler"]["gamma"] == pytest.approx(1e-3 ** (1 / 10), rel=1e-15)  # type: ignore[index]

@@ -1,0 +1,71 @@
+"""The README tells the truth: its install commands work from a checkout, its claims match torch."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from importlib.metadata import metadata
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+EXTRAS = set(metadata("bounded-lr-resolver").get_all("Provides-Extra") or ())
+PUBLISHED = {"hydra-submitit-launcher", "hydra-ray-launcher", "hydra-joblib-launcher", "hydra-optuna-sweeper"}
+
+
+def _install_commands() -> list[str]:
+    return [match.strip() for match in re.findall(r"pip install ([^`\n&]+)", README)]
+
+
+def test_readme_has_install_commands() -> None:
+    assert len(_install_commands()) >= 5
+
+
+@pytest.mark.parametrize("command", _install_commands())
+def test_install_command_works_from_a_checkout(command: str) -> None:
+    """This package is not on a public index: it is installed from the checkout (``-e .[extras]``)."""
+    words = shlex.split(command)
+    for index, word in enumerate(words):
+        if word == "-e":
+            spec = words[index + 1]
+            match = re.fullmatch(r"\.(?:\[([\w,-]+)\])?", spec)
+            assert match, spec
+            assert set((match.group(1) or "").split(",")) - {""} <= EXTRAS, spec
+        elif word.startswith("-") or (index and words[index - 1] == "-e"):
+            continue
+        else:
+            name = re.split(r"[=<>\[]", word)[0]
+            assert name != "bounded-lr-resolver", command  # would need a package index we are not on
+            assert (name == "torch" and word == "torch==2.13.0") or name in PUBLISHED, command
+
+
+def _steplr_decays(max_steps: int, n_updates: int) -> int:
+    """Decays torch's StepLR(step_size=max_steps // n_updates) makes within max_steps steps."""
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=max_steps // n_updates, gamma=0.5)
+    decays, last = 0, 1.0
+    for _ in range(max_steps):
+        optimizer.step()
+        scheduler.step()
+        lr = optimizer.param_groups[0]["lr"]
+        decays += lr < last
+        last = lr
+    return decays
+
+
+@pytest.mark.parametrize(
+    ("max_steps", "n_updates", "decays"),
+    [
+        pytest.param(1000, 300, 333, id="remainder-at-least-step-size"),
+        pytest.param(1000, 7, 7, id="remainder-below-step-size"),
+        pytest.param(10_000, 3, 3, id="divisible-plus-one"),
+    ],
+)
+def test_the_first_trap_is_stated_precisely(max_steps: int, n_updates: int, decays: int) -> None:
+    """The README: StepLR(max_steps // n_updates) makes n_updates + (max_steps % n_updates) // step_size."""
+    step = max_steps // n_updates
+    assert _steplr_decays(max_steps, n_updates) == decays == n_updates + (max_steps % n_updates) // step
+    assert "1000 steps with 300 decays make 333" in README
