@@ -10,7 +10,6 @@ times and never replaces a resolver of the same name that someone else registere
 
 from __future__ import annotations
 
-import functools
 import inspect
 from collections.abc import Callable
 from typing import Any, Final, Literal
@@ -81,21 +80,24 @@ RESOLVERS: Final[dict[str, Callable[..., Any]]] = {
 _HAS_NEW_API: Final = "annotation_validation" in inspect.signature(OmegaConf.register_resolver).parameters
 
 
-def _as_list_node(function: Callable[..., list[Any]]) -> Callable[..., ListConfig]:
-    """Return the list as a ListConfig: OmegaConf <= 2.3's ``OmegaConf.resolve()`` (which
+def _lr_milestones_node(*args: Any) -> ListConfig:
+    """lr_milestones as a ListConfig: OmegaConf <= 2.3's ``OmegaConf.resolve()`` (which
     ``--cfg job --resolve`` and ``instantiate`` use) refuses a plain list in an untyped node."""
-
-    @functools.wraps(function)
-    def resolver(*args: Any) -> ListConfig:
-        return ListConfig(function(*args))
-
-    return resolver
+    return ListConfig(lr_milestones(*args))
 
 
-_BOUND: Final[dict[str, Callable[..., Any]]] = {
-    name: _as_list_node(function) if not _HAS_NEW_API and name in ("lr_milestones", "lr_values") else function
-    for name, function in RESOLVERS.items()
-}
+def _lr_values_node(*args: Any) -> ListConfig:
+    """lr_values as a ListConfig (see :func:`_lr_milestones_node`)."""
+    return ListConfig(lr_values(*args))
+
+
+# Module-level functions, so that the registry Hydra carries to launcher workers (pickled by
+# reference) still holds *our* functions there, and a worker's rescan sees no conflict.
+_BOUND: Final[dict[str, Callable[..., Any]]] = (
+    RESOLVERS
+    if _HAS_NEW_API
+    else {**RESOLVERS, "lr_milestones": _lr_milestones_node, "lr_values": _lr_values_node}
+)
 """What is registered under each name: the resolver itself, or on OmegaConf <= 2.3 a list-valued
 resolver wrapped to return a ListConfig."""
 
