@@ -10,6 +10,7 @@ import math
 import os
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -179,3 +180,61 @@ def test_keras_piecewise_constant_decays_one_step_later(keras, at: str, max_step
     else:  # as with torch, final_lr comes after training; here one more step later
         assert math.isclose(theirs[max_steps + 1], 1e-4, rel_tol=1e-7)
         assert not math.isclose(theirs[max_steps], 1e-4, rel_tol=1e-3)
+
+
+def _finetuning_lrs(make_scheduler: Any) -> list[list[float]]:
+    """Train with Lightning's BackboneFinetuning (adds a param group, then sets its LR each epoch)."""
+    lightning = pytest.importorskip("lightning")
+    import torch
+    from lightning.pytorch.callbacks import BackboneFinetuning
+
+    seen: list[list[float]] = []
+
+    class Model(lightning.LightningModule):  # type: ignore[misc, name-defined]
+        def __init__(self) -> None:
+            super().__init__()
+            self.backbone = torch.nn.Linear(4, 4)
+            self.head = torch.nn.Linear(4, 1)
+
+        def training_step(self, batch: list[torch.Tensor], batch_idx: int) -> torch.Tensor:
+            seen.append([float(group["lr"]) for group in self.optimizers().param_groups])
+            return torch.nn.functional.mse_loss(self.head(self.backbone(batch[0])), batch[1])
+
+        def configure_optimizers(self) -> dict[str, object]:
+            optimizer = torch.optim.SGD(self.head.parameters(), lr=0.1)
+            return {
+                "optimizer": optimizer,
+                "lr_scheduler": {"scheduler": make_scheduler(optimizer), "interval": "step"},
+            }
+
+    torch.manual_seed(0)
+    data = torch.utils.data.TensorDataset(torch.randn(64, 4), torch.randn(64, 1))
+    trainer = lightning.Trainer(
+        max_epochs=6,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[BackboneFinetuning(unfreeze_backbone_at_epoch=2, lambda_func=lambda epoch: 1.5)],
+    )
+    with warnings.catch_warnings():  # Lightning's advice (num_workers, ...) is its own
+        warnings.simplefilter("ignore")
+        trainer.fit(Model(), torch.utils.data.DataLoader(data, batch_size=8))
+    return seen
+
+
+def test_lightning_backbone_finetuning_adds_a_group_that_follows_the_schedule() -> None:
+    """The added backbone group and its per-epoch LR changes behave as under torch's MultiStepLR."""
+    pytest.importorskip("lightning")
+    from torch.optim.lr_scheduler import MultiStepLR
+
+    from bounded_lr_resolver import build_scheduler
+
+    bounds = {"initial_lr": 0.1, "final_lr": 1e-3, "max_steps": 48, "n_updates": 4, "kind": "multistep"}
+    ours = _finetuning_lrs(lambda optimizer: build_scheduler(optimizer, **bounds))
+    theirs = _finetuning_lrs(lambda optimizer: MultiStepLR(optimizer, milestones(48, 4), gamma(0.1, 1e-3, 4)))
+    assert len(ours) == len(theirs) == 48
+    assert [len(lrs) for lrs in ours] == [1] * 16 + [2] * 32  # the backbone joins at epoch 2
+    for step, (mine, torchs) in enumerate(zip(ours, theirs, strict=True)):
+        assert mine == pytest.approx(torchs, rel=1e-12), step

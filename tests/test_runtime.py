@@ -1,0 +1,396 @@
+"""Never silently wrong at runtime: other code touching the optimizer, resumes, dtypes, repr.
+
+Each behaviour is checked against a real torch scheduler doing the same thing (torch's own
+schedulers chain multiplicatively, so ``MultiStepLR`` with our derived milestones and gamma is
+the oracle for what a new param group or an outside LR change should lead to).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import torch
+from torch.optim.lr_scheduler import (
+    ChainedScheduler,
+    ExponentialLR,
+    LinearLR,
+    LRScheduler,
+    MultiStepLR,
+    ReduceLROnPlateau,
+    SequentialLR,
+)
+
+from bounded_lr_resolver import BoundedLR, build_scheduler
+from bounded_lr_resolver.bounds import gamma, milestones
+from bounded_lr_resolver.errors import BoundsError, BoundsTypeError
+
+BOUNDS = {"initial_lr": 0.1, "final_lr": 1e-4, "max_steps": 100, "n_updates": 6, "kind": "multistep"}
+
+
+def sgd(*lrs: float | torch.Tensor) -> torch.optim.Optimizer:
+    return torch.optim.SGD([{"params": [torch.nn.Parameter(torch.zeros(1))], "lr": lr} for lr in lrs], lr=0.1)
+
+
+def ours(optimizer: torch.optim.Optimizer) -> BoundedLR:
+    return build_scheduler(optimizer, **BOUNDS)  # type: ignore[arg-type]
+
+
+def torch_oracle(optimizer: torch.optim.Optimizer) -> MultiStepLR:
+    return MultiStepLR(optimizer, milestones(100, 6), gamma(0.1, 1e-4, 6))
+
+
+def lrs(optimizer: torch.optim.Optimizer) -> list[float]:
+    return [float(group["lr"]) for group in optimizer.param_groups]
+
+
+def run_both(
+    step: Callable[[torch.optim.Optimizer, Any, int], None],
+    make: Callable[[torch.optim.Optimizer], Any] | None = None,
+    oracle: Callable[[torch.optim.Optimizer], Any] | None = None,
+    steps: int = 100,
+) -> tuple[list[list[float]], list[list[float]]]:
+    """Drive our scheduler and torch's oracle through the same loop; return both LR traces."""
+    traces = []
+    for factory in (make or ours, oracle or torch_oracle):
+        optimizer = sgd(0.1)
+        scheduler = factory(optimizer)
+        trace = []
+        for t in range(steps):
+            optimizer.step()
+            step(optimizer, scheduler, t)
+            trace.append(lrs(optimizer))
+        traces.append(trace)
+    return traces[0], traces[1]
+
+
+def assert_close(ours_trace: list[list[float]], torch_trace: list[list[float]]) -> None:
+    assert len(ours_trace) == len(torch_trace)
+    for t, (mine, theirs) in enumerate(zip(ours_trace, torch_trace, strict=True)):
+        assert mine == pytest.approx(theirs, rel=1e-12, abs=0), t
+
+
+def test_param_group_added_later_follows_the_schedule_like_torch() -> None:
+    def step(optimizer: torch.optim.Optimizer, scheduler: LRScheduler, t: int) -> None:
+        if t == 30:  # Lightning's BackboneFinetuning: unfreeze the backbone at a tenth of the LR
+            optimizer.add_param_group(
+                {"params": [torch.nn.Parameter(torch.zeros(1))], "lr": lrs(optimizer)[0] / 10}
+            )
+        scheduler.step()
+
+    mine, theirs = run_both(step)
+    assert_close(mine, theirs)
+    assert len(mine[-1]) == 2
+    assert mine[-1][1] == pytest.approx(1e-5, rel=1e-12)  # the new group ends at its ratio of final_lr
+
+
+def test_removed_param_group_is_an_error_before_anything_changes() -> None:
+    optimizer = sgd(0.1, 0.01)
+    scheduler = ours(optimizer)
+    optimizer.param_groups.pop()
+    with pytest.raises(BoundsError) as caught:
+        scheduler.step()
+    assert str(caught.value) == (
+        "BoundedLR.step: optimizer.param_groups must be at least the 2 param groups this scheduler "
+        "follows (groups cannot be removed), got param groups=1"
+    )
+    assert scheduler.last_epoch == 0
+    assert lrs(optimizer) == [0.1]
+
+
+def test_reduce_lr_on_plateau_cut_is_kept_as_a_factor() -> None:
+    def make_step(plateau: dict[str, ReduceLROnPlateau]) -> Callable[[torch.optim.Optimizer, Any, int], None]:
+        def step(optimizer: torch.optim.Optimizer, scheduler: LRScheduler, t: int) -> None:
+            if t == 0:
+                plateau["p"] = ReduceLROnPlateau(optimizer, factor=0.5, patience=0)
+            plateau["p"].step(1.0)  # a loss that never improves: a cut on every epoch after the first
+            if t >= 3:
+                plateau["p"].cooldown_counter = 10**9  # only the first cuts
+            scheduler.step()
+
+        return step
+
+    mine, theirs = run_both(make_step({}))
+    assert_close(mine, theirs)
+    schedule_only = [
+        0.1 * gamma(0.1, 1e-4, 6) ** sum(t + 1 >= m for m in milestones(100, 6)) for t in range(100)
+    ]
+    assert mine[-1][0] < schedule_only[-1]  # the cut was not undone
+
+
+@pytest.mark.parametrize("ours_first", [True, False], ids=["ours-then-exponential", "exponential-then-ours"])
+def test_chained_scheduler_compounds_like_torch(ours_first: bool) -> None:
+    def chain(
+        first: Callable[[torch.optim.Optimizer], LRScheduler],
+    ) -> Callable[[torch.optim.Optimizer], Any]:
+        def make(optimizer: torch.optim.Optimizer) -> ChainedScheduler:
+            a, b = first(optimizer), ExponentialLR(optimizer, 0.99)
+            return ChainedScheduler([a, b] if ours_first else [b, a])
+
+        return make
+
+    def step(optimizer: torch.optim.Optimizer, scheduler: LRScheduler, t: int) -> None:
+        scheduler.step()
+
+    mine, theirs = run_both(step, chain(ours), chain(torch_oracle))
+    assert_close(mine, theirs)
+    assert mine[-1][0] == pytest.approx(1e-4 * 0.99**100, rel=1e-12)
+
+
+def test_sequential_lr_warmup_then_ours_like_torch() -> None:
+    def sequential(
+        second: Callable[[torch.optim.Optimizer], LRScheduler],
+    ) -> Callable[[torch.optim.Optimizer], Any]:
+        def make(optimizer: torch.optim.Optimizer) -> SequentialLR:
+            warmup = LinearLR(optimizer, start_factor=0.1, total_iters=10)
+            return SequentialLR(optimizer, [warmup, second(optimizer)], milestones=[10])
+
+        return make
+
+    def step(optimizer: torch.optim.Optimizer, scheduler: LRScheduler, t: int) -> None:
+        scheduler.step()
+
+    with warnings.catch_warnings():  # torch's own SequentialLR warns about its epoch-style call
+        warnings.simplefilter("ignore", UserWarning)
+        mine, theirs = run_both(step, sequential(ours), sequential(torch_oracle), steps=120)
+    assert_close(mine, theirs)
+
+
+def test_manual_lr_change_scales_the_rest_and_get_last_lr_is_ours() -> None:
+    optimizer = sgd(0.1)
+    scheduler = ours(optimizer)
+    for _ in range(20):
+        optimizer.step()
+        scheduler.step()
+    written = scheduler.get_last_lr()
+    optimizer.param_groups[0]["lr"] = written[0] * 0.25
+    assert scheduler.get_last_lr() == written  # what the scheduler set, not what is in the optimizer now
+    for _ in range(80):
+        optimizer.step()
+        scheduler.step()
+    assert scheduler.factors == pytest.approx((0.25,), rel=1e-15)
+    assert lrs(optimizer)[0] == pytest.approx(0.25 * 1e-4, rel=1e-12)
+    assert scheduler.get_last_lr() == lrs(optimizer)
+
+
+def test_outside_change_on_a_tensor_lr_is_seen_in_place_and_by_replacement() -> None:
+    optimizer = sgd(torch.tensor(0.1))
+    held = optimizer.param_groups[0]["lr"]
+    scheduler = ours(optimizer)
+    optimizer.step()
+    scheduler.step()
+    held.mul_(0.5)  # in place, as torch's own schedulers write tensor LRs
+    optimizer.step()
+    scheduler.step()
+    optimizer.param_groups[0]["lr"] = torch.tensor(float(held) * 0.5)  # replaced
+    for _ in range(98):
+        optimizer.step()
+        scheduler.step()
+    assert scheduler.factors[0] == pytest.approx(0.25, rel=1e-6)
+    assert optimizer.param_groups[0]["lr"] is held  # still the tensor a compiled graph holds
+    assert float(held) == pytest.approx(0.25e-4, rel=2e-7)
+
+
+def test_outside_change_survives_resume() -> None:
+    optimizer = sgd(0.1)
+    scheduler = ours(optimizer)
+    for t in range(40):
+        if t == 10:
+            optimizer.param_groups[0]["lr"] *= 0.5
+        optimizer.step()
+        scheduler.step()
+    state = scheduler.state_dict()
+    fresh_optimizer = sgd(0.1)
+    fresh = ours(fresh_optimizer)
+    fresh.load_state_dict(state)
+    assert fresh.factors == scheduler.factors
+    assert lrs(fresh_optimizer) == lrs(optimizer)
+    for _ in range(60):
+        for o, s in ((optimizer, scheduler), (fresh_optimizer, fresh)):
+            o.step()
+            s.step()
+    assert lrs(fresh_optimizer) == lrs(optimizer)
+
+
+def _state() -> dict[str, Any]:
+    optimizer = sgd(0.1)
+    scheduler = ours(optimizer)
+    for _ in range(5):
+        optimizer.step()
+        scheduler.step()
+    return scheduler.state_dict()
+
+
+HINT = "Nothing was loaded: the checkpoint is truncated or was not written by BoundedLR.state_dict()"
+KEYS = (
+    "a dict with the keys ['last_epoch', '_step_count', 'bounds'] "
+    "(and optionally ['base_lrs', '_last_lr', 'factors', 'adopted'])"
+)
+LOAD = "BoundedLR.load_state_dict: "
+STEP_RULE = "last_epoch must be a whole number >= 0, got last_epoch="
+
+BAD_STATES = [
+    pytest.param(
+        {"last_epoch": "5"},
+        BoundsTypeError,
+        f"{LOAD}{STEP_RULE}'5' (str). {HINT}",
+        id="text-step",
+    ),
+    pytest.param(
+        {"last_epoch": None},
+        BoundsTypeError,
+        f"{LOAD}{STEP_RULE}None (NoneType). {HINT}",
+        id="none-step",
+    ),
+    pytest.param(
+        {"last_epoch": math.nan},
+        BoundsTypeError,
+        f"{LOAD}{STEP_RULE}nan (float). {HINT}",
+        id="nan-step",
+    ),
+    pytest.param(
+        {"last_epoch": -5},
+        BoundsError,
+        f"{LOAD}{STEP_RULE}-5. {HINT}",
+        id="negative-step",
+    ),
+    pytest.param(
+        {"_step_count": 0},
+        BoundsError,
+        f"BoundedLR.load_state_dict: _step_count must be a whole number >= 1, got _step_count=0. {HINT}",
+        id="zero-step-count",
+    ),
+    pytest.param(
+        {"_plan": []},
+        BoundsError,
+        f"{LOAD}state_dict must be {KEYS}, got missing keys=[], unknown keys=['_plan']. {HINT}",
+        id="foreign-key",
+    ),
+    pytest.param(
+        {"factors": [0.0]},
+        BoundsError,
+        f"BoundedLR.load_state_dict: factors must be positive finite numbers, got factors=[0.0]. {HINT}",
+        id="zero-factor",
+    ),
+    pytest.param(
+        {"factors": [1.0, 1.0]},
+        BoundsTypeError,
+        "BoundedLR.load_state_dict: factors must be a list of 1 positive finite numbers, "
+        f"got factors=[1.0, 1.0] (list). {HINT}",
+        id="factor-count",
+    ),
+]
+
+
+@pytest.mark.parametrize(("change", "error", "message"), BAD_STATES)
+def test_bad_checkpoint_is_refused_before_anything_changes(
+    change: dict[str, object], error: type[Exception], message: str
+) -> None:
+    state = {**_state(), **change}
+    optimizer = sgd(0.1)
+    scheduler = ours(optimizer)
+    for _ in range(3):
+        optimizer.step()
+        scheduler.step()
+    before = (scheduler.last_epoch, scheduler._step_count, lrs(optimizer))
+    with pytest.raises(error) as caught:
+        scheduler.load_state_dict(state)
+    assert str(caught.value) == message
+    assert (scheduler.last_epoch, scheduler._step_count, lrs(optimizer)) == before
+    optimizer.step()
+    scheduler.step()  # still usable
+    assert scheduler.last_epoch == 4
+
+
+def test_truncated_checkpoint_with_only_bounds_is_refused() -> None:
+    scheduler = ours(sgd(0.1))
+    with pytest.raises(BoundsError) as caught:
+        scheduler.load_state_dict({"bounds": _state()["bounds"]})
+    assert str(caught.value) == (
+        f"BoundedLR.load_state_dict: state_dict must be {KEYS}, "
+        f"got missing keys=['last_epoch', '_step_count'], unknown keys=[]. {HINT}"
+    )
+    assert scheduler.last_epoch == 0
+
+
+def test_float_and_fp32_tensor_resume_is_consistent_for_any_number_of_groups() -> None:
+    """A checkpoint from float LRs resumes into fp32 tensor LRs (one fp32 rounding apart), 1 or 2 groups."""
+    for group_lrs in ((0.1,), (0.01, 0.1)):
+        optimizer = sgd(*group_lrs)
+        scheduler = ours(optimizer)
+        for _ in range(30):
+            optimizer.step()
+            scheduler.step()
+        tensor_optimizer = sgd(*(torch.tensor(lr) for lr in group_lrs))
+        resumed = ours(tensor_optimizer)
+        resumed.load_state_dict(scheduler.state_dict())
+        assert lrs(tensor_optimizer) == pytest.approx(lrs(optimizer), rel=2e-7)
+
+
+@pytest.mark.parametrize(
+    ("lr", "error", "message"),
+    [
+        pytest.param(
+            torch.tensor(1, dtype=torch.int64),
+            BoundsTypeError,
+            "build_scheduler: param group 0's lr must be a float, or a 0-dim float32 or float64 tensor, "
+            "got param group 0's lr=tensor(1) (Tensor). A torch.int64 LR cannot hold the decays exactly "
+            "(bf16 keeps ~3 digits, integers round to 0); give a float or a float32 tensor",
+            id="int64",
+        ),
+        pytest.param(
+            torch.tensor(0.1, dtype=torch.bfloat16),
+            BoundsTypeError,
+            "build_scheduler: param group 0's lr must be a float, or a 0-dim float32 or float64 tensor, "
+            "got param group 0's lr=tensor(0.1001, dtype=torch.bfloat16) (Tensor). A torch.bfloat16 LR "
+            "cannot hold the decays exactly (bf16 keeps ~3 digits, integers round to 0); give a float or a "
+            "float32 tensor",
+            id="bf16",
+        ),
+        pytest.param(
+            torch.tensor([0.1]),
+            BoundsError,
+            "build_scheduler: param group 0's lr must be a float, or a 0-dim float32 or float64 tensor, "
+            "got lr shape=(1,)",
+            id="shape",
+        ),
+    ],
+)
+def test_tensor_lr_dtype_and_shape(lr: torch.Tensor, error: type[Exception], message: str) -> None:
+    with pytest.raises(error) as caught:
+        build_scheduler(sgd(lr), **BOUNDS)  # type: ignore[arg-type]
+    assert str(caught.value) == message
+
+
+def test_float64_tensor_lr_is_exact() -> None:
+    optimizer = sgd(torch.tensor(0.1, dtype=torch.float64))
+    scheduler = ours(optimizer)
+    floats = sgd(0.1)
+    reference = ours(floats)
+    for _ in range(100):
+        for o, s in ((optimizer, scheduler), (floats, reference)):
+            o.step()
+            s.step()
+        assert lrs(optimizer) == lrs(floats)
+
+
+def test_added_bf16_group_is_refused_at_the_next_step() -> None:
+    optimizer = sgd(0.1)
+    scheduler = ours(optimizer)
+    optimizer.add_param_group(
+        {"params": [torch.nn.Parameter(torch.zeros(1))], "lr": torch.tensor(0.01, dtype=torch.bfloat16)}
+    )
+    with pytest.raises(BoundsTypeError, match=r"^BoundedLR.step: param group 1's lr must be a float"):
+        scheduler.step()
+    assert scheduler.last_epoch == 0
+
+
+def test_repr_names_the_kind_and_bounds() -> None:
+    scheduler = ours(sgd(0.1, 0.01))
+    assert repr(scheduler) == (
+        "BoundedLR(initial_lr=0.1, final_lr=0.0001, max_steps=100, n_updates=6, kind='multistep', "
+        "final_lr_at='max_steps', warmup_steps=0, warmup_start_factor=0.0, param_groups=2, step=0)"
+    )
