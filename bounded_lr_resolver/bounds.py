@@ -187,6 +187,26 @@ def _derive_gamma(where: str, initial_lr: float, final_lr: float, n_updates: int
             {"initial_lr": initial_lr, "final_lr": final_lr, "n_updates": n_updates, "gamma": result},
             "Use fewer updates, or final_lr=initial_lr for a constant LR",
         )
+    if final_lr < initial_lr:
+        # gamma's float64 rounding, raised to the power n_updates, can end the decay early: the LR
+        # after n_updates - 1 decays (computed exactly as Schedule.lr_at does) must stay above final_lr
+        last = n_updates - 1
+        low = last & (LOW_POWERS - 1)
+        before_last = initial_lr * (result ** (last - low) * result**low)
+        if before_last <= final_lr:
+            raise bad_value(
+                where,
+                "final_lr / initial_lr",
+                "wide enough for exactly n_updates decays in float64 (the LR after n_updates - 1 decays "
+                "must still be above final_lr)",
+                {
+                    "initial_lr": initial_lr,
+                    "final_lr": final_lr,
+                    "n_updates": n_updates,
+                    "LR after n_updates - 1 decays": before_last,
+                },
+                "Use fewer updates or a wider range",
+            )
     return min(result, 1.0)
 
 
