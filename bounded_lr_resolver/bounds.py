@@ -91,7 +91,10 @@ def check_lr(where: str, name: str, value: object) -> float:
     """
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise bad_type(where, name, "a number (int or float)", value, _hint_for(value))
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an int beyond float64, e.g. 10**400
+        raise bad_value(where, name, "a finite number > 0", {name: value}) from None
     if not math.isfinite(number) or number <= 0:
         raise bad_value(where, name, "a finite number > 0", {name: value})
     if number < _MIN_LR:
@@ -107,7 +110,14 @@ def check_lr(where: str, name: str, value: object) -> float:
 
 def _hint_for(value: object) -> str | None:
     if isinstance(value, str):
-        return "Write the number without quotes, e.g. 1e-4"
+        try:
+            float(value)
+        except ValueError:
+            return "Write the number without quotes, e.g. 1e-4"
+        return (
+            "Write the number without quotes; a number from an environment variable is text: "
+            "decode it with ${oc.decode:${oc.env:NAME}}"
+        )
     if value is None:
         return "Give the value in the config or on the command line"
     return None

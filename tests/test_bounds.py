@@ -92,8 +92,22 @@ BAD = [
         lambda: gamma("0.1", 1e-4, 10),
         BoundsTypeError,
         "lr_gamma: initial_lr must be a number (int or float), got initial_lr='0.1' (str). "
-        "Write the number without quotes",
+        "Write the number without quotes; a number from an environment variable is text: "
+        "decode it with ${oc.decode:${oc.env:NAME}}",
         id="text-lr",
+    ),
+    pytest.param(
+        lambda: gamma("abc", 1e-4, 10),
+        BoundsTypeError,
+        "lr_gamma: initial_lr must be a number (int or float), got initial_lr='abc' (str). "
+        "Write the number without quotes, e.g. 1e-4",
+        id="text-not-a-number",
+    ),
+    pytest.param(
+        lambda: gamma(10**400, 1e-4, 10),
+        BoundsError,
+        f"lr_gamma: initial_lr must be a finite number > 0, got initial_lr={10**400!r}",
+        id="int-beyond-float",
     ),
     pytest.param(
         lambda: gamma(True, 1e-4, 10),

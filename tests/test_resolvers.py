@@ -200,3 +200,19 @@ def test_fuzzed_arguments_give_a_valid_value_or_our_error(name: str, a: object, 
         assert all(x < y for x, y in pairwise(value))
         assert value[0] > 0
         assert value[-1] <= int(a)  # type: ignore[call-overload]
+
+
+@pytest.mark.usefixtures("registered")
+def test_number_from_the_environment_gets_the_decode_hint(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``${oc.env:...}`` gives text; the error says how to decode it, and the decoded form works."""
+    monkeypatch.setenv("MAX_STEPS", "1000")
+    cfg = OmegaConf.create(
+        {"bad": "${lr_step:${oc.env:MAX_STEPS},10}", "good": "${lr_step:${oc.decode:${oc.env:MAX_STEPS}},10}"}
+    )
+    with pytest.raises(InterpolationResolutionError) as info:
+        _ = cfg.bad
+    assert (
+        "lr_step: max_steps must be a whole number, got max_steps='1000' (str). Write the number without "
+        "quotes; a number from an environment variable is text: decode it with ${oc.decode:${oc.env:NAME}}"
+    ) in str(info.value)
+    assert cfg.good == 100
