@@ -13,6 +13,8 @@ and compares every LR with the closed form.
 from __future__ import annotations
 
 import gc
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +23,15 @@ import numpy as np
 import numpy.typing as npt
 import torch
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig, ListConfig
+from omegaconf.errors import OmegaConfBaseException
 from packaging.version import Version
 
-from bounded_lr_resolver.bounds import Schedule
+from bounded_lr_resolver.bounds import Schedule, check_count, check_lr
 from bounded_lr_resolver.callbacks import schedule_from
 from bounded_lr_resolver.curve import lr_curve
+from bounded_lr_resolver.errors import BoundedLRError, BoundsError, bad_type
 from bounded_lr_resolver.report import check_bounds, csv_steps, key_steps, summary, write_csv, write_png
 from bounded_lr_resolver.scheduler import BoundedLR
 from bounded_lr_resolver.train import train
@@ -105,8 +110,46 @@ def _spot_check(scheduler: BoundedLR, schedule: Schedule, curve: npt.NDArray[np.
     )
 
 
+_JOB = "bounded-lr"
+
+
+def _check_flag(name: str, value: object) -> None:
+    if not isinstance(value, bool):
+        raise bad_type(_JOB, name, "true or false", value)
+
+
+def check_job(cfg: DictConfig) -> None:
+    """Validate the main job's own keys (the scheduler node validates itself when it resolves)."""
+    for name in ("verify", "plot", "optimizer.tensor_lr"):
+        _check_flag(name, cfg_get(cfg, name))
+    group_lrs = cfg.optimizer.group_lrs
+    if group_lrs is not None:
+        if not isinstance(group_lrs, ListConfig) or len(group_lrs) == 0:
+            raise bad_type(
+                _JOB, "optimizer.group_lrs", "a non-empty list of learning rates, or null", group_lrs
+            )
+        for index, lr in enumerate(group_lrs):
+            check_lr(_JOB, f"optimizer.group_lrs[{index}]", lr)
+    if cfg.task.name == "train":
+        for name in ("samples", "features", "hidden", "batch_size"):
+            check_count(_JOB, f"task.{name}", cfg.task[name])
+        check_count(_JOB, "task.seed", cfg.task.seed, minimum=0)
+        _check_flag("task.progress", cfg.task.progress)
+        momentum = cfg.task.momentum
+        if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0 <= momentum < 1:
+            raise bad_type(_JOB, "task.momentum", "a number in [0, 1)", momentum)
+
+
+def cfg_get(cfg: DictConfig, dotted: str) -> object:
+    node: Any = cfg
+    for key in dotted.split("."):
+        node = node[key]
+    return node
+
+
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Run the main job on a composed config; return what it printed, as numbers."""
+    check_job(cfg)
     out = Path(HydraConfig.get().runtime.output_dir)
     make_scheduler = instantiate_trusted(cfg.scheduler)
     result: dict[str, Any] = {}
@@ -144,12 +187,44 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         )
         write_png(out / "schedule.png", {"lr": (schedule, curve)}, title)
     result.update(gamma=schedule.gamma, check=check, verdict=verdict)
+    if not check.ok:
+        raise BoundsError(
+            f"{_JOB}: the declared bounds must hold, got a schedule that breaks them (see 'bounds' above); "
+            "this is a bug in bounded-lr-resolver, please report it with the command line"
+        )
     return result
 
 
+def _our_error(error: BaseException) -> tuple[BoundedLRError, str | None] | None:
+    """The package error at the root of ``error`` (Hydra and OmegaConf wrap it), with its config key."""
+    key = None
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, OmegaConfBaseException) and getattr(seen, "full_key", None):
+            key = key or str(seen.full_key)
+        if isinstance(seen, BoundedLRError):
+            return seen, key
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
 def _task(cfg: DictConfig) -> float | None:
-    """The job: returns the final loss for ``task=train``, the objective a sweeper (Optuna) minimizes."""
-    final_loss: float | None = run(cfg).get("final_loss")
+    """The job: returns the final loss for ``task=train``, the objective a sweeper (Optuna) minimizes.
+
+    A bad value in a single run prints our one message (and its config key) and exits 1, instead
+    of a traceback; ``HYDRA_FULL_ERROR=1`` and multiruns keep Hydra's own reporting.
+    """
+    try:
+        final_loss: float | None = run(cfg).get("final_loss")
+    except Exception as error:
+        found = _our_error(error)
+        single = HydraConfig.get().mode == RunMode.RUN
+        if found is None or not single or os.environ.get("HYDRA_FULL_ERROR") == "1":
+            raise
+        ours, key = found
+        print(f"Error: {ours}" + (f"\n    config key: {key}" if key else ""), file=sys.stderr, flush=True)
+        print("Set the environment variable HYDRA_FULL_ERROR=1 for a complete stack trace.", file=sys.stderr)
+        sys.exit(1)
     return final_loss
 
 

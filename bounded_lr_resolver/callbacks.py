@@ -70,8 +70,10 @@ class SaveResolvedConfig(Callback):
         out = Path(config.hydra.runtime.output_dir)
         try:
             text = resolved_yaml(config)
-        except OmegaConfBaseException as error:  # the job itself will report it, with its key
-            _log.error("SaveResolvedConfig: the config does not resolve, nothing written: %s", error)
+        except OmegaConfBaseException as error:  # the job itself reports why, with its key
+            _log.error(
+                "SaveResolvedConfig: nothing written, the config does not resolve (%s)", type(error).__name__
+            )
             return
         path = out / self.filename
         try:

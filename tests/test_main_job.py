@@ -102,13 +102,69 @@ def test_sweep_over_final_lr(tmp_path: Path) -> None:
         assert lrs[-1] == (1e-3, 1e-4, 1e-5)[job]
 
 
-def test_bad_override_is_a_clear_error(tmp_path: Path) -> None:
-    result = run(
-        [BOUNDED_LR, f"hydra.run.dir={tmp_path}", "scheduler.final_lr=0.2"], cwd=tmp_path, check=False
-    )
-    assert result.returncode != 0
-    assert "lr_gamma: final_lr must be in (0, initial_lr], got final_lr=0.2, initial_lr=0.1" in result.stderr
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        pytest.param(
+            ["scheduler.final_lr=0.2"],
+            "Error: lr_gamma: final_lr must be in (0, initial_lr], got final_lr=0.2, initial_lr=0.1. "
+            "A bounded decay ends at or below where it starts; were the two swapped?\n"
+            "    config key: scheduler.gamma",
+            id="resolver",
+        ),
+        pytest.param(
+            ["task=train", "task.batch_size=0"],
+            "Error: bounded-lr: task.batch_size must be a whole number >= 1, got task.batch_size=0",
+            id="batch-size",
+        ),
+        pytest.param(
+            ["task=train", "task.samples=0"],
+            "Error: bounded-lr: task.samples must be a whole number >= 1, got task.samples=0",
+            id="samples",
+        ),
+        pytest.param(
+            ["verify=maybe"],
+            "Error: bounded-lr: verify must be true or false, got verify='maybe' (str)",
+            id="verify",
+        ),
+        pytest.param(
+            ["optimizer.group_lrs=abc"],
+            "Error: bounded-lr: optimizer.group_lrs must be a non-empty list of learning rates, or null, "
+            "got optimizer.group_lrs='abc' (str)",
+            id="group-lrs-text",
+        ),
+        pytest.param(
+            ["optimizer.group_lrs=[0.1,-1]"],
+            "Error: bounded-lr: optimizer.group_lrs[1] must be a finite number > 0, "
+            "got optimizer.group_lrs[1]=-1",
+            id="group-lrs-negative",
+        ),
+    ],
+)
+def test_bad_value_is_one_clear_message_and_a_failing_exit(
+    tmp_path: Path, overrides: list[str], message: str
+) -> None:
+    result = run([BOUNDED_LR, f"hydra.run.dir={tmp_path}", *overrides], cwd=tmp_path, check=False)
+    assert result.returncode == 1
+    assert message in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.splitlines()) <= 6, result.stderr
     assert not (tmp_path / "schedule.csv").exists()
+    assert not (tmp_path / "train.csv").exists()
+
+
+def test_full_error_keeps_the_traceback(tmp_path: Path) -> None:
+    env_run = [
+        "env",
+        "HYDRA_FULL_ERROR=1",
+        BOUNDED_LR,
+        f"hydra.run.dir={tmp_path}",
+        "scheduler.final_lr=0.2",
+    ]
+    result = run(env_run, cwd=tmp_path, check=False)
+    assert result.returncode == 1
+    assert "Traceback" in result.stderr
+    assert "lr_gamma: final_lr must be in (0, initial_lr]" in result.stderr
 
 
 def test_summary_says_what_each_param_group_ends_at(tmp_path: Path) -> None:
