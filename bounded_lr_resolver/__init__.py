@@ -28,6 +28,7 @@ __all__ = [
     "gamma",
     "instantiate_trusted",
     "lr_curve",
+    "lr_decay_steps",
     "lr_gamma",
     "lr_milestones",
     "lr_step",
@@ -46,6 +47,7 @@ _HOME = {
     "lr_step": "resolvers",
     "lr_milestones": "resolvers",
     "lr_values": "resolvers",
+    "lr_decay_steps": "resolvers",
     "Schedule": "bounds",
     "gamma": "bounds",
     "step_size": "bounds",
@@ -70,7 +72,14 @@ if TYPE_CHECKING:
         ResolverConflictError,
         ResumeMismatchError,
     )
-    from bounded_lr_resolver.resolvers import lr_gamma, lr_milestones, lr_step, lr_values, register_resolvers
+    from bounded_lr_resolver.resolvers import (
+        lr_decay_steps,
+        lr_gamma,
+        lr_milestones,
+        lr_step,
+        lr_values,
+        register_resolvers,
+    )
     from bounded_lr_resolver.scheduler import BoundedLR, build_scheduler
     from bounded_lr_resolver.trusted import instantiate_trusted, trust_our_callbacks
 

@@ -44,6 +44,7 @@ __all__ = [
     "Schedule",
     "check_count",
     "check_lr",
+    "decay_steps",
     "gamma",
     "lr_values",
     "milestones",
@@ -374,6 +375,45 @@ def milestones(
     return [warmup + (i * decay_steps) // plateaus for i in range(1, count + 1)]
 
 
+def decay_steps(
+    max_steps: object,
+    warmup_steps: object = 0,
+    final_lr_at: object = "max_steps",
+    *,
+    where: str = "lr_decay_steps",
+) -> int:
+    """Return how many decays an exponential decay (one per step) makes: its ``n_updates``.
+
+    .. math:: m = M - W \\text{ (or } M - W - 1 \\text{ with final\\_lr\\_at="last\\_step")}
+
+    Examples:
+        >>> decay_steps(1000)
+        1000
+        >>> decay_steps(1000, 100, "last_step")
+        899
+    """
+    steps = check_count(where, "max_steps", max_steps)
+    warmup = check_count(where, "warmup_steps", warmup_steps, minimum=0)
+    at = _check_choice(where, "final_lr_at", final_lr_at, FINAL_LR_AT)
+    if warmup >= steps:
+        raise bad_value(
+            where,
+            "warmup_steps",
+            "in [0, max_steps)",
+            {"warmup_steps": warmup, "max_steps": steps},
+            "Warmup must leave steps for the decay",
+        )
+    derived = steps - warmup - (1 if at == "last_step" else 0)
+    if derived < 1:
+        raise bad_value(
+            where,
+            "max_steps - warmup_steps",
+            ">= 2 for kind='exponential' with final_lr_at='last_step'",
+            {"max_steps": steps, "warmup_steps": warmup},
+        )
+    return derived
+
+
 def lr_values(
     initial_lr: object, final_lr: object, n_updates: object, *, where: str = "lr_values"
 ) -> list[float]:
@@ -464,14 +504,7 @@ class Schedule:
             object.__setattr__(self, name, value)
 
     def _exponential_updates(self, steps: int, warmup: int, at: str) -> int:
-        derived = steps - warmup - (1 if at == "last_step" else 0)
-        if derived < 1:
-            raise bad_value(
-                self.where,
-                "max_steps - warmup_steps",
-                ">= 2 for kind='exponential' with final_lr_at='last_step'",
-                {"max_steps": steps, "warmup_steps": warmup},
-            )
+        derived = decay_steps(steps, warmup, at, where=self.where)
         given = self.n_updates
         if given is None:
             return derived

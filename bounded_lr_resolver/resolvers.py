@@ -1,4 +1,4 @@
-"""OmegaConf resolvers ``lr_gamma``, ``lr_step``, ``lr_milestones``, ``lr_values`` and their one registration.
+"""The OmegaConf resolvers (``lr_gamma``, ``lr_step``, ``lr_milestones``, ...) and their one registration.
 
 The resolvers are thin, typed wrappers over :mod:`bounded_lr_resolver.bounds`: they validate
 every argument (raising this package's errors, which OmegaConf wraps and shows with the config
@@ -19,7 +19,15 @@ from omegaconf import ListConfig, OmegaConf
 from bounded_lr_resolver import bounds
 from bounded_lr_resolver.errors import ResolverConflictError, bad_value
 
-__all__ = ["RESOLVERS", "lr_gamma", "lr_milestones", "lr_step", "lr_values", "register_resolvers"]
+__all__ = [
+    "RESOLVERS",
+    "lr_decay_steps",
+    "lr_gamma",
+    "lr_milestones",
+    "lr_step",
+    "lr_values",
+    "register_resolvers",
+]
 
 
 def lr_gamma(initial_lr: object, final_lr: object, n_updates: object) -> float:
@@ -59,6 +67,17 @@ def lr_milestones(
     return bounds.milestones(max_steps, n_updates, warmup_steps, final_lr_at, where="lr_milestones")
 
 
+def lr_decay_steps(max_steps: object, warmup_steps: object = 0, final_lr_at: object = "max_steps") -> int:
+    """``${lr_decay_steps:max_steps[,warmup_steps[,final_lr_at]]}``: an exponential decay's n_updates.
+
+    One decay per step after warmup (one less with ``final_lr_at=last_step``).
+
+    >>> lr_decay_steps(1e6, 1000, "last_step")
+    998999
+    """
+    return bounds.decay_steps(max_steps, warmup_steps, final_lr_at, where="lr_decay_steps")
+
+
 def lr_values(initial_lr: object, final_lr: object, n_updates: object) -> list[float]:
     """``${lr_values:initial_lr,final_lr,n_updates}``: the n_updates + 1 LRs, ending exactly at final_lr.
 
@@ -73,6 +92,7 @@ RESOLVERS: Final[dict[str, Callable[..., Any]]] = {
     "lr_step": lr_step,
     "lr_milestones": lr_milestones,
     "lr_values": lr_values,
+    "lr_decay_steps": lr_decay_steps,
 }
 """Every resolver this package registers, by name."""
 
@@ -124,7 +144,7 @@ def _bind(name: str, function: Callable[..., Any]) -> None:
 def register_resolvers(
     *, replace: bool = False, on_conflict: Literal["raise", "skip"] = "raise"
 ) -> list[str]:
-    """Register ``lr_gamma``, ``lr_step``, ``lr_milestones`` and ``lr_values`` with OmegaConf.
+    """Register every resolver in :data:`RESOLVERS` with OmegaConf.
 
     Calling it again is a no-op. A resolver of the same name registered by someone else is a
     conflict: it is replaced only with ``replace=True``; otherwise ``on_conflict="raise"``

@@ -68,7 +68,7 @@ class BoundedExponentialConf(BoundedSchedulerConf):
     """kind=exponential: decays on every step (torch ExponentialLR shape)."""
 
     kind: str = "exponential"  # step | multistep | exponential
-    n_updates: int = "${.max_steps}"  # type: ignore[assignment]  # decays on every step
+    n_updates: int = "${lr_decay_steps:${.max_steps},${.warmup_steps},${.final_lr_at}}"  # type: ignore[assignment]  # one decay per step after warmup
 
 
 def schema_node(name: str) -> DictConfig:

@@ -37,7 +37,9 @@ ANYTHING = st.one_of(
 def clean_resolvers() -> Iterator[None]:
     """Save and restore OmegaConf's global resolver registry around a test."""
     saved = dict(BaseContainer._resolvers)
-    for name in ("lr_gamma", "lr_step", "lr_milestones", "lr_values"):
+    from bounded_lr_resolver.resolvers import RESOLVERS
+
+    for name in RESOLVERS:
         OmegaConf.clear_resolver(name)
     yield
     BaseContainer._resolvers.clear()

@@ -316,3 +316,43 @@ def test_group_placed_anywhere_with_a_package(tmp_path: Path) -> None:
     assert cfg["scheduler"]["kind"] == "exponential"  # type: ignore[index]
     assert cfg["scheduler"]["n_updates"] == 10  # type: ignore[index]
     assert cfg["scheduler"]["gamma"] == pytest.approx(1e-3 ** (1 / 10), rel=1e-15)  # type: ignore[index]
+
+
+@pytest.mark.parametrize("kind", ["step", "multistep", "exponential"])
+@pytest.mark.parametrize("warmup", [0, 120])
+@pytest.mark.parametrize("at", ["max_steps", "last_step"])
+def test_every_shipped_option_combination_composes_and_runs(
+    tmp_path: Path, kind: str, warmup: int, at: str
+) -> None:
+    """Each shipped option with and without warmup, in both end conventions, composes and keeps its promise.
+
+    The exponential option used to fix n_updates to max_steps, which is wrong with warmup or last_step.
+    """
+    import torch
+    from hydra import compose, initialize_config_dir
+
+    from bounded_lr_resolver import instantiate_trusted
+
+    (tmp_path / "config.yaml").write_text(f"defaults:\n  - bounded_lr@scheduler: {kind}\n  - _self_\n")
+    overrides = [
+        "scheduler.max_steps=1200",
+        f"scheduler.warmup_steps={warmup}",
+        f"scheduler.final_lr_at={at}",
+        "scheduler.final_lr=1e-3",
+    ]
+    if kind != "exponential":
+        overrides.append("scheduler.n_updates=3")
+    with initialize_config_dir(str(tmp_path), **({} if HYDRA_14 else {"version_base": "1.3"})):
+        cfg = compose("config", overrides=overrides)
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    scheduler = instantiate_trusted(cfg.scheduler)(optimizer=optimizer)
+    lrs = [optimizer.param_groups[0]["lr"]]
+    for _ in range(1200):
+        optimizer.step()
+        scheduler.step()
+        lrs.append(optimizer.param_groups[0]["lr"])
+    decays = sum(b < a for a, b in zip(lrs[warmup:], lrs[warmup + 1 :], strict=False))
+    expected = 3 if kind != "exponential" else 1200 - warmup - (at == "last_step")
+    assert decays == expected
+    assert lrs[1199 if at == "last_step" else 1200] == 1e-3
+    assert lrs[warmup] == 0.1
