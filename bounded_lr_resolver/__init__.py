@@ -24,9 +24,11 @@ __all__ = [
     "ResolverConflictError",
     "ResumeMismatchError",
     "Schedule",
+    "SchedulerFactory",
     "build_scheduler",
     "gamma",
     "instantiate_trusted",
+    "lightning_scheduler",
     "lr_curve",
     "lr_decay_steps",
     "lr_gamma",
@@ -41,7 +43,8 @@ __all__ = [
 
 _HOME = {
     "BoundedLR": "scheduler",
-    "build_scheduler": "scheduler",
+    "build_scheduler": "factory",
+    "SchedulerFactory": "factory",
     "register_resolvers": "resolvers",
     "lr_gamma": "resolvers",
     "lr_step": "resolvers",
@@ -54,6 +57,7 @@ _HOME = {
     "milestones": "bounds",
     "lr_curve": "curve",
     "instantiate_trusted": "trusted",
+    "lightning_scheduler": "lightning",
     "trust_our_callbacks": "trusted",
     "BoundedLRError": "errors",
     "BoundsError": "errors",
@@ -72,6 +76,8 @@ if TYPE_CHECKING:
         ResolverConflictError,
         ResumeMismatchError,
     )
+    from bounded_lr_resolver.factory import SchedulerFactory, build_scheduler
+    from bounded_lr_resolver.lightning import lightning_scheduler
     from bounded_lr_resolver.resolvers import (
         lr_decay_steps,
         lr_gamma,
@@ -80,7 +86,7 @@ if TYPE_CHECKING:
         lr_values,
         register_resolvers,
     )
-    from bounded_lr_resolver.scheduler import BoundedLR, build_scheduler
+    from bounded_lr_resolver.scheduler import BoundedLR
     from bounded_lr_resolver.trusted import instantiate_trusted, trust_our_callbacks
 
 

@@ -1,14 +1,14 @@
-"""The torch side: :class:`BoundedLR`, a closed-form LR scheduler, and :func:`build_scheduler`.
+"""The torch side: :class:`BoundedLR`, a closed-form LR scheduler.
 
 ``BoundedLR`` computes every LR from the step count in float64 (``base * gamma**k``) and writes
 it into the optimizer (filling a tensor LR in place), so there is no drift from chained fp32
-multiplication, resuming is bitwise exact, and the bounds hold exactly. ``build_scheduler`` is
-the Hydra ``_target_``: it validates the declared bounds against the optimizer before building.
+multiplication, resuming is bitwise exact, and the bounds hold exactly. It is built by
+:func:`~bounded_lr_resolver.factory.build_scheduler`; its checkpoints are checked by
+:mod:`bounded_lr_resolver.checkpoint`.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,13 +17,12 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
 from bounded_lr_resolver.bounds import Schedule
-from bounded_lr_resolver.errors import ResumeMismatchError, bad_type, bad_value
+from bounded_lr_resolver.checkpoint import validated_state
+from bounded_lr_resolver.errors import bad_type, bad_value
 
-__all__ = ["BoundedLR", "build_scheduler"]
+__all__ = ["BoundedLR", "check_group_lr"]
 
-_WHERE = "build_scheduler"
-_FLOAT_RTOL = 1e-12
-_FP32_RTOL = float(torch.finfo(torch.float32).eps)
+_LOAD = "BoundedLR.load_state_dict"
 
 
 class BoundedLR(LRScheduler):
@@ -66,7 +65,7 @@ class BoundedLR(LRScheduler):
                 {"plan entries": len(plan), "param groups": len(groups)},
             )
         for index, group in enumerate(groups):
-            _check_group_lr("BoundedLR", index, group["lr"])
+            check_group_lr("BoundedLR", index, group["lr"])
         self._plan = list(plan)
         self._declared = len(self._plan)
         self._factors = [1.0] * len(self._plan)
@@ -169,7 +168,7 @@ class BoundedLR(LRScheduler):
 
     def _adopt(self, index: int, lr: object) -> tuple[tuple[Schedule, float], float, torch.Tensor | None]:
         """A group added after the build: it follows the main schedule at its own ratio."""
-        _check_group_lr("BoundedLR.step", index, lr)
+        check_group_lr("BoundedLR.step", index, lr)
         schedule, base = self._plan[_main(self.base_lrs_exact)]
         value = float(lr)  # type: ignore[arg-type]
         now = schedule.lr_at(max(self.last_epoch, 0), base)
@@ -235,7 +234,7 @@ class BoundedLR(LRScheduler):
                 every differing field with both values.
             BoundsError, BoundsTypeError: a truncated or foreign checkpoint, naming the field.
         """
-        state = _validated_state(state_dict, self._bounds())
+        state = validated_state(state_dict, self._bounds())
         groups = self.optimizer.param_groups
         main = self._plan[_main(self.base_lrs_exact)][0]
         adopted = state["adopted"]
@@ -247,7 +246,7 @@ class BoundedLR(LRScheduler):
                 {"groups in checkpoint": self._declared + len(adopted), "optimizer groups": len(groups)},
             )
         for index in range(self._declared, self._declared + len(adopted)):
-            _check_group_lr(_LOAD, index, groups[index]["lr"])
+            check_group_lr(_LOAD, index, groups[index]["lr"])
         self._plan = self._plan[: self._declared] + [(main, entry["base_lr"]) for entry in adopted]
         self._factors = state["factors"] + [entry["factor"] for entry in adopted]
         self._lr_tensors = self._lr_tensors[: self._declared] + [
@@ -258,92 +257,6 @@ class BoundedLR(LRScheduler):
         self._step_count = state["_step_count"]
         self._written = None
         self._write(self.last_epoch)
-
-
-_LOAD = "BoundedLR.load_state_dict"
-_REQUIRED = ("last_epoch", "_step_count", "bounds")
-_OPTIONAL = ("base_lrs", "_last_lr", "factors", "adopted", "_get_lr_called_within_step", "_is_initial")
-
-
-def _validated_state(state: object, ours: list[dict[str, object]]) -> dict[str, Any]:
-    """Check a whole scheduler state dict; return its parts, or raise before anything is applied."""
-    hint = "Nothing was loaded: the checkpoint is truncated or was not written by BoundedLR.state_dict()"
-    if not isinstance(state, dict):
-        raise bad_type(_LOAD, "state_dict", "a dict from BoundedLR.state_dict()", state, hint)
-    if "bounds" not in state:
-        raise ResumeMismatchError(
-            f"{_LOAD}: state_dict must come from BoundedLR.state_dict(), got one without 'bounds' "
-            f"(keys {sorted(map(str, state))}; a torch scheduler's checkpoint?)"
-        )
-    missing = [key for key in _REQUIRED if key not in state]
-    foreign = sorted(str(key) for key in state if key not in _REQUIRED + _OPTIONAL)
-    if missing or foreign:
-        rule = f"a dict with the keys {list(_REQUIRED)} (and optionally {list(_OPTIONAL[:4])})"
-        raise bad_value(_LOAD, "state_dict", rule, {"missing keys": missing, "unknown keys": foreign}, hint)
-    last_epoch, step_count = state["last_epoch"], state["_step_count"]
-    for name, value, minimum in (("last_epoch", last_epoch, 0), ("_step_count", step_count, 1)):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise bad_type(_LOAD, name, f"a whole number >= {minimum}", value, hint)
-        if value < minimum:
-            raise bad_value(_LOAD, name, f"a whole number >= {minimum}", {name: value}, hint)
-    saved = state["bounds"]
-    if not isinstance(saved, list) or not all(isinstance(entry, dict) for entry in saved):
-        raise bad_type(_LOAD, "bounds", "a list of dicts, one per param group", saved, hint)
-    if not _same_bounds(saved, ours):
-        raise ResumeMismatchError(_describe_mismatch(saved, ours))
-    factors = state.get("factors", [1.0] * len(ours))
-    _check_factors("factors", factors, len(ours), hint)
-    adopted = state.get("adopted", [])
-    if not isinstance(adopted, list) or not all(
-        isinstance(entry, dict) and set(entry) == {"base_lr", "factor"} for entry in adopted
-    ):
-        raise bad_type(_LOAD, "adopted", "a list of {'base_lr': ..., 'factor': ...} dicts", adopted, hint)
-    _check_factors("adopted factors", [entry["factor"] for entry in adopted], len(adopted), hint)
-    _check_factors("adopted base_lr", [entry["base_lr"] for entry in adopted], len(adopted), hint)
-    return {"last_epoch": last_epoch, "_step_count": step_count, "factors": list(factors), "adopted": adopted}
-
-
-def _check_factors(name: str, values: object, count: int, hint: str) -> None:
-    if not isinstance(values, list) or len(values) != count:
-        raise bad_type(_LOAD, name, f"a list of {count} positive finite numbers", values, hint)
-    for value in values:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
-            raise bad_value(_LOAD, name, "positive finite numbers", {name: values}, hint)
-
-
-def _same_bounds(saved: list[dict[str, object]], ours: list[dict[str, object]]) -> bool:
-    """Equal bounds; a group's base LR may differ by one fp32 rounding (float <-> fp32 tensor LRs)."""
-    if len(saved) != len(ours):
-        return False
-    for old, new in zip(saved, ours, strict=True):
-        if set(old) != set(new):
-            return False
-        for key, value in new.items():
-            if key == "base_lr" and isinstance(value, float) and isinstance(old[key], float):
-                if not math.isclose(old[key], value, rel_tol=_FP32_RTOL):  # type: ignore[arg-type]
-                    return False
-            elif old[key] != value:
-                return False
-    return True
-
-
-def _describe_mismatch(saved: list[dict[str, object]], ours: list[dict[str, object]]) -> str:
-    if len(saved) != len(ours):
-        return (
-            "BoundedLR.load_state_dict: the checkpoint must have as many param groups as the "
-            f"optimizer, got checkpoint groups={len(saved)}, optimizer groups={len(ours)}"
-        )
-    diffs = [
-        f"group {index} {key}: checkpoint {key}={old.get(key)!r}, config {key}={value!r}"
-        for index, (old, new) in enumerate(zip(saved, ours, strict=True))
-        for key, value in new.items()
-        if old.get(key) != value
-    ]
-    return (
-        "BoundedLR.load_state_dict: the checkpoint's bounds must equal the config's, got "
-        + "; ".join(diffs)
-        + ". Resume with the config the checkpoint was trained with, or start a new schedule"
-    )
 
 
 def _main(bases: Sequence[float]) -> int:
@@ -373,7 +286,7 @@ def _changed_lr(lr: object, written: tuple[object, int, float]) -> float | None:
     return None if now == _stored(written) else now
 
 
-def _check_group_lr(where: str, index: int, lr: object) -> None:
+def check_group_lr(where: str, index: int, lr: object) -> None:
     """A group's lr is a float, or a 0-dim float32/float64 tensor (others cannot hold the decays)."""
     rule = "a float, or a 0-dim float32 or float64 tensor"
     name = f"param group {index}'s lr"
@@ -391,184 +304,3 @@ def _check_group_lr(where: str, index: int, lr: object) -> None:
             raise bad_value(where, name, rule, {"lr shape": tuple(lr.shape)})
     elif isinstance(lr, bool) or not isinstance(lr, (int, float)):
         raise bad_type(where, name, rule, lr)
-
-
-def _group_lrs(optimizer: Optimizer) -> list[float]:
-    """Each group's starting LR: its ``initial_lr`` if a scheduler or checkpoint set one."""
-    return [float(group.get("initial_lr", group["lr"])) for group in optimizer.param_groups]
-
-
-def _same_lr(group_lr: float, declared: float, is_tensor: bool) -> bool:
-    rtol = _FP32_RTOL if is_tensor else _FLOAT_RTOL
-    return math.isclose(group_lr, declared, rel_tol=rtol)
-
-
-def _is_sequence(value: object) -> bool:
-    return isinstance(value, Sequence) and not isinstance(value, (str, bytes))
-
-
-def _plan(
-    optimizer: Optimizer,
-    initial_lr: float | Sequence[float],
-    final_lr: float | Sequence[float],
-    fields: dict[str, Any],
-) -> list[tuple[Schedule, float]]:
-    group_lrs = _group_lrs(optimizer)
-    tensors = [isinstance(group["lr"], torch.Tensor) for group in optimizer.param_groups]
-    if _is_sequence(initial_lr) or _is_sequence(final_lr):
-        return _plan_per_group(group_lrs, tensors, initial_lr, final_lr, fields)
-    schedule = Schedule(initial_lr=initial_lr, final_lr=final_lr, where=_WHERE, **fields)  # type: ignore[arg-type]
-    peak = max(group_lrs)
-    if not _same_lr(peak, schedule.initial_lr, tensors[group_lrs.index(peak)]):
-        raise bad_value(
-            _WHERE,
-            "initial_lr",
-            "the optimizer's (largest param group's) lr",
-            {"initial_lr": schedule.initial_lr, "optimizer lrs": group_lrs},
-            "Build the optimizer with lr=${scheduler.initial_lr}, or give per-group lists: "
-            "initial_lr=[...], final_lr=[...]",
-        )
-    return [
-        (schedule, schedule.initial_lr if _same_lr(lr, schedule.initial_lr, t) else lr)
-        for lr, t in zip(group_lrs, tensors, strict=True)
-    ]
-
-
-def _plan_per_group(
-    group_lrs: list[float],
-    tensors: list[bool],
-    initial_lr: object,
-    final_lr: object,
-    fields: dict[str, Any],
-) -> list[tuple[Schedule, float]]:
-    for name, value in (("initial_lr", initial_lr), ("final_lr", final_lr)):
-        if not _is_sequence(value):
-            raise bad_type(_WHERE, name, "a list like the other bound when one of them is a list", value)
-        if len(value) != len(group_lrs):  # type: ignore[arg-type]
-            raise bad_value(
-                _WHERE,
-                name,
-                "a list with one entry per param group",
-                {name: list(value), "param groups": len(group_lrs)},  # type: ignore[call-overload]
-            )
-    plan = []
-    for index, (eta0, eta_f) in enumerate(zip(initial_lr, final_lr, strict=True)):  # type: ignore[call-overload]
-        schedule = Schedule(initial_lr=eta0, final_lr=eta_f, where=f"{_WHERE} (group {index})", **fields)
-        if not _same_lr(group_lrs[index], schedule.initial_lr, tensors[index]):
-            raise bad_value(
-                _WHERE,
-                f"initial_lr[{index}]",
-                f"param group {index}'s lr",
-                {f"initial_lr[{index}]": schedule.initial_lr, "group lr": group_lrs[index]},
-            )
-        plan.append((schedule, schedule.initial_lr))
-    return plan
-
-
-def _check_derived(
-    plan: list[tuple[Schedule, float]],
-    gamma: float | None,
-    step_size: int | None,
-    milestones: Sequence[int] | None,
-) -> None:
-    """Derived values shown in a config (gamma, step_size, milestones) must match what we derive."""
-    for schedule, _ in plan:
-        if gamma is not None and not (
-            isinstance(gamma, (int, float)) and math.isclose(gamma, schedule.gamma, rel_tol=1e-12)
-        ):
-            raise bad_value(
-                _WHERE,
-                "gamma",
-                "the gamma derived from the bounds (or left out)",
-                {"gamma": gamma, "derived gamma": schedule.gamma},
-                "Change initial_lr, final_lr or n_updates instead of gamma",
-            )
-        if step_size is not None and step_size != schedule.step_size:
-            raise bad_value(
-                _WHERE,
-                "step_size",
-                "the step size derived from the bounds (or left out)",
-                {"step_size": step_size, "derived step_size": schedule.step_size},
-                "Change max_steps, n_updates or warmup_steps instead of step_size",
-            )
-        if milestones is not None and list(milestones) != schedule.milestones():
-            raise bad_value(
-                _WHERE,
-                "milestones",
-                "the milestones derived from the bounds (or left out)",
-                {"milestones": list(milestones)[:8], "derived": schedule.milestones()[:8]},
-                "Change max_steps, n_updates or warmup_steps instead of milestones",
-            )
-
-
-def build_scheduler(
-    optimizer: Optimizer,
-    *,
-    initial_lr: float | Sequence[float],
-    final_lr: float | Sequence[float],
-    max_steps: int,
-    n_updates: int | None = None,
-    kind: str = "step",
-    final_lr_at: str = "max_steps",
-    warmup_steps: int = 0,
-    warmup_start_factor: float = 0.0,
-    gamma: float | None = None,
-    step_size: int | None = None,
-    milestones: Sequence[int] | None = None,
-) -> BoundedLR:
-    """Build a scheduler that decays from ``initial_lr`` to ``final_lr`` in ``n_updates`` decays.
-
-    .. math::
-
-        \\gamma = (\\eta_f / \\eta_0)^{1/m}, \\qquad \\eta(t) = \\eta_0 \\gamma^{k(t)}, \\qquad
-        \\eta(M) = \\eta_f \\text{ (or } \\eta(M - 1) = \\eta_f \\text{ with final\\_lr\\_at="last\\_step")}
-
-    Usable as a Hydra ``_target_`` with ``_partial_: true``; ``instantiate(cfg.scheduler)`` then
-    returns a callable taking ``optimizer=``.
-
-    Args:
-        optimizer: a ``torch.optim.Optimizer``. Its largest param-group lr must equal
-            ``initial_lr``; other groups keep their ratio and end at ``lr * final_lr / initial_lr``.
-        initial_lr: the LR at the start of the decay (after warmup). A list gives one per group.
-        final_lr: the LR the decay ends at, in ``(0, initial_lr]``. A list gives one per group.
-        max_steps: the training length in scheduler steps (one ``step()`` per optimizer step).
-        n_updates: the number of decays. For ``kind="exponential"`` (a decay every step) leave it
-            out, or give exactly ``max_steps - warmup_steps`` (one less with ``"last_step"``).
-        kind: ``"step"`` (evenly every ``step_size`` steps; the step count must divide evenly),
-            ``"multistep"`` (``n_updates`` evenly spread milestones, any ``max_steps``) or
-            ``"exponential"``.
-        final_lr_at: ``"max_steps"``: the LR is ``final_lr`` after ``max_steps`` steps (torch's
-            convention); ``"last_step"``: the last training step ``max_steps - 1`` trains at it.
-        warmup_steps: steps of linear warmup before the decay, in ``[0, max_steps)``.
-        warmup_start_factor: the warmup starts at ``initial_lr * warmup_start_factor``.
-        gamma, step_size, milestones: derived values a config may show (``${lr_gamma:...}``);
-            if given they must equal what is derived here, else an error is raised.
-
-    Returns:
-        A :class:`BoundedLR` (a ``torch.optim.lr_scheduler.LRScheduler``).
-
-    Examples:
-        >>> import torch
-        >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
-        >>> sched = build_scheduler(opt, initial_lr=0.1, final_lr=1e-4, max_steps=12, n_updates=3)
-        >>> for _ in range(12):
-        ...     opt.step()
-        ...     sched.step()
-        >>> sched.get_last_lr()
-        [0.0001]
-    """
-    if not isinstance(optimizer, Optimizer):
-        raise bad_type(_WHERE, "optimizer", "a torch.optim.Optimizer", optimizer)
-    for index, group in enumerate(optimizer.param_groups):
-        _check_group_lr(_WHERE, index, group["lr"])
-    fields = {
-        "max_steps": max_steps,
-        "n_updates": n_updates,
-        "kind": kind,
-        "final_lr_at": final_lr_at,
-        "warmup_steps": warmup_steps,
-        "warmup_start_factor": warmup_start_factor,
-    }
-    plan = _plan(optimizer, initial_lr, final_lr, fields)
-    _check_derived(plan, gamma, step_size, milestones)
-    return BoundedLR(optimizer, plan)

@@ -238,3 +238,88 @@ def test_lightning_backbone_finetuning_adds_a_group_that_follows_the_schedule() 
     assert [len(lrs) for lrs in ours] == [1] * 16 + [2] * 32  # the backbone joins at epoch 2
     for step, (mine, torchs) in enumerate(zip(ours, theirs, strict=True)):
         assert mine == pytest.approx(torchs, rel=1e-12), step
+
+
+def _fit_with_helper(scheduler_for: Any, interval: str, epochs: int = 5) -> list[float]:
+    """Train a tiny model; configure_optimizers uses lightning_scheduler. Returns the LR of each batch."""
+    lightning = pytest.importorskip("lightning")
+    import torch
+
+    from bounded_lr_resolver import lightning_scheduler
+
+    seen: list[float] = []
+
+    class Model(lightning.LightningModule):  # type: ignore[misc, name-defined]
+        def __init__(self) -> None:
+            super().__init__()
+            self.layer = torch.nn.Linear(4, 1)
+
+        def training_step(self, batch: list[torch.Tensor], batch_idx: int) -> torch.Tensor:
+            seen.append(self.optimizers().param_groups[0]["lr"])
+            return torch.nn.functional.mse_loss(self.layer(batch[0]), batch[1])
+
+        def configure_optimizers(self) -> dict[str, object]:
+            optimizer = torch.optim.SGD(self.parameters(), lr=0.1)
+            make = scheduler_for(optimizer)
+            return {
+                "optimizer": optimizer,
+                "lr_scheduler": lightning_scheduler(make, optimizer, self.trainer, interval=interval),
+            }
+
+    data = torch.utils.data.TensorDataset(torch.randn(64, 4), torch.randn(64, 1))
+    trainer = lightning.Trainer(
+        max_epochs=epochs,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Lightning's advice (num_workers, ...) is its own
+        trainer.fit(Model(), torch.utils.data.DataLoader(data, batch_size=8))
+    return seen
+
+
+@pytest.mark.parametrize("interval", ["step", "epoch"])
+def test_lightning_helper_takes_the_horizon_from_the_trainer(interval: str) -> None:
+    """The shipped group's factory gets max_steps = 40 optimizer steps, or 5 epochs."""
+    pytest.importorskip("lightning")
+    import torch
+    from torch.optim.lr_scheduler import MultiStepLR
+
+    from bounded_lr_resolver import build_scheduler
+
+    factory = build_scheduler(initial_lr=0.1, final_lr=1e-3, max_steps=10**6, n_updates=2, kind="multistep")
+    seen = _fit_with_helper(lambda optimizer: factory, interval)
+    horizon = 40 if interval == "step" else 5
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    oracle = MultiStepLR(optimizer, milestones(horizon, 2), gamma(0.1, 1e-3, 2))
+    expected = []
+    for _ in range(horizon):
+        expected += [optimizer.param_groups[0]["lr"]] * (1 if interval == "step" else 8)
+        optimizer.step()
+        oracle.step()
+    assert len(seen) == 40
+    assert seen == pytest.approx(expected, rel=1e-12)
+
+
+def test_lightning_helper_refuses_a_step_schedule_stepped_per_epoch() -> None:
+    """max_steps in optimizer steps with interval='epoch' would never decay; it is an error instead."""
+    pytest.importorskip("lightning")
+    from bounded_lr_resolver import build_scheduler
+    from bounded_lr_resolver.errors import BoundsError
+
+    with pytest.raises(BoundsError) as caught:
+        _fit_with_helper(
+            lambda optimizer: build_scheduler(
+                optimizer, initial_lr=0.1, final_lr=1e-3, max_steps=40, n_updates=2, kind="multistep"
+            ),
+            "epoch",
+        )
+    assert str(caught.value) == (
+        "lightning_scheduler: max_steps must be the trainer's horizon in epochs, as Lightning steps the "
+        "scheduler per epoch, got max_steps=40, horizon=5. Pass the factory (instantiate(cfg.scheduler)) "
+        "instead of a built scheduler and it is built with max_steps=5; with interval='epoch' the schedule "
+        "counts epochs"
+    )

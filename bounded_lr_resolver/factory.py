@@ -1,0 +1,284 @@
+"""Build a :class:`~bounded_lr_resolver.scheduler.BoundedLR` from declared bounds: the Hydra ``_target_``.
+
+:func:`build_scheduler` validates the declared bounds against the optimizer before building. Called
+without an optimizer (as the shipped ``bounded_lr`` options are instantiated), it returns a
+:class:`SchedulerFactory` that remembers the config's bounds, so that bounds given only at call time
+(``factory(optimizer=o, max_steps=trainer.estimated_stepping_batches)``) re-derive everything
+while a hand-edited derived key in the config is still caught.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any, overload
+
+import torch
+from torch.optim import Optimizer
+
+from bounded_lr_resolver.bounds import Schedule
+from bounded_lr_resolver.checkpoint import FP32_RTOL
+from bounded_lr_resolver.errors import bad_type, bad_value
+from bounded_lr_resolver.scheduler import BoundedLR, check_group_lr
+
+__all__ = ["SchedulerFactory", "build_scheduler"]
+
+_WHERE = "build_scheduler"
+_FLOAT_RTOL = 1e-12
+
+
+def _group_lrs(optimizer: Optimizer) -> list[float]:
+    """Each group's starting LR: its ``initial_lr`` if a scheduler or checkpoint set one."""
+    return [float(group.get("initial_lr", group["lr"])) for group in optimizer.param_groups]
+
+
+def _same_lr(group_lr: float, declared: float, is_tensor: bool) -> bool:
+    rtol = FP32_RTOL if is_tensor else _FLOAT_RTOL
+    return math.isclose(group_lr, declared, rel_tol=rtol)
+
+
+def _is_sequence(value: object) -> bool:
+    return isinstance(value, Sequence) and not isinstance(value, (str, bytes))
+
+
+def _plan(
+    optimizer: Optimizer,
+    initial_lr: float | Sequence[float],
+    final_lr: float | Sequence[float],
+    fields: dict[str, Any],
+) -> list[tuple[Schedule, float]]:
+    group_lrs = _group_lrs(optimizer)
+    tensors = [isinstance(group["lr"], torch.Tensor) for group in optimizer.param_groups]
+    if _is_sequence(initial_lr) or _is_sequence(final_lr):
+        return _plan_per_group(group_lrs, tensors, initial_lr, final_lr, fields)
+    schedule = Schedule(initial_lr=initial_lr, final_lr=final_lr, where=_WHERE, **fields)  # type: ignore[arg-type]
+    peak = max(group_lrs)
+    if not _same_lr(peak, schedule.initial_lr, tensors[group_lrs.index(peak)]):
+        raise bad_value(
+            _WHERE,
+            "initial_lr",
+            "the optimizer's (largest param group's) lr",
+            {"initial_lr": schedule.initial_lr, "optimizer lrs": group_lrs},
+            "Build the optimizer with lr=${scheduler.initial_lr}, or give per-group lists: "
+            "initial_lr=[...], final_lr=[...]",
+        )
+    return [
+        (schedule, schedule.initial_lr if _same_lr(lr, schedule.initial_lr, t) else lr)
+        for lr, t in zip(group_lrs, tensors, strict=True)
+    ]
+
+
+def _plan_per_group(
+    group_lrs: list[float],
+    tensors: list[bool],
+    initial_lr: object,
+    final_lr: object,
+    fields: dict[str, Any],
+) -> list[tuple[Schedule, float]]:
+    for name, value in (("initial_lr", initial_lr), ("final_lr", final_lr)):
+        if not _is_sequence(value):
+            raise bad_type(_WHERE, name, "a list like the other bound when one of them is a list", value)
+        if len(value) != len(group_lrs):  # type: ignore[arg-type]
+            raise bad_value(
+                _WHERE,
+                name,
+                "a list with one entry per param group",
+                {name: list(value), "param groups": len(group_lrs)},  # type: ignore[call-overload]
+            )
+    plan = []
+    for index, (eta0, eta_f) in enumerate(zip(initial_lr, final_lr, strict=True)):  # type: ignore[call-overload]
+        schedule = Schedule(initial_lr=eta0, final_lr=eta_f, where=f"{_WHERE} (group {index})", **fields)
+        if not _same_lr(group_lrs[index], schedule.initial_lr, tensors[index]):
+            raise bad_value(
+                _WHERE,
+                f"initial_lr[{index}]",
+                f"param group {index}'s lr",
+                {f"initial_lr[{index}]": schedule.initial_lr, "group lr": group_lrs[index]},
+            )
+        plan.append((schedule, schedule.initial_lr))
+    return plan
+
+
+def _check_derived(
+    plan: list[tuple[Schedule, float]],
+    gamma: float | None,
+    step_size: int | None,
+    milestones: Sequence[int] | None,
+) -> None:
+    """Derived values shown in a config (gamma, step_size, milestones) must match what we derive."""
+    for schedule, _ in plan:
+        if gamma is not None and not (
+            isinstance(gamma, (int, float)) and math.isclose(gamma, schedule.gamma, rel_tol=1e-12)
+        ):
+            raise bad_value(
+                _WHERE,
+                "gamma",
+                "the gamma derived from the bounds (or left out)",
+                {"gamma": gamma, "derived gamma": schedule.gamma},
+                "Change initial_lr, final_lr or n_updates instead of gamma",
+            )
+        if step_size is not None and step_size != schedule.step_size:
+            raise bad_value(
+                _WHERE,
+                "step_size",
+                "the step size derived from the bounds (or left out)",
+                {"step_size": step_size, "derived step_size": schedule.step_size},
+                "Change max_steps, n_updates or warmup_steps instead of step_size",
+            )
+        if milestones is not None and list(milestones) != schedule.milestones():
+            raise bad_value(
+                _WHERE,
+                "milestones",
+                "the milestones derived from the bounds (or left out)",
+                {"milestones": list(milestones)[:8], "derived": schedule.milestones()[:8]},
+                "Change max_steps, n_updates or warmup_steps instead of milestones",
+            )
+
+
+@overload
+def build_scheduler(optimizer: Optimizer, **bounds: Any) -> BoundedLR: ...
+
+
+@overload
+def build_scheduler(optimizer: None = None, **bounds: Any) -> SchedulerFactory: ...
+
+
+def build_scheduler(  # type: ignore[misc]  # overloads: keyword bounds, narrowed return type
+    optimizer: Optimizer | None = None,
+    *,
+    initial_lr: float | Sequence[float],
+    final_lr: float | Sequence[float],
+    max_steps: int,
+    n_updates: int | None = None,
+    kind: str = "step",
+    final_lr_at: str = "max_steps",
+    warmup_steps: int = 0,
+    warmup_start_factor: float = 0.0,
+    gamma: float | None = None,
+    step_size: int | None = None,
+    milestones: Sequence[int] | None = None,
+) -> BoundedLR | SchedulerFactory:
+    """Build a scheduler that decays from ``initial_lr`` to ``final_lr`` in ``n_updates`` decays.
+
+    .. math::
+
+        \\gamma = (\\eta_f / \\eta_0)^{1/m}, \\qquad \\eta(t) = \\eta_0 \\gamma^{k(t)}, \\qquad
+        \\eta(M) = \\eta_f \\text{ (or } \\eta(M - 1) = \\eta_f \\text{ with final\\_lr\\_at="last\\_step")}
+
+    Usable as a Hydra ``_target_``. Without an optimizer it returns a :class:`SchedulerFactory`
+    (what the shipped ``bounded_lr`` options instantiate to): call it with ``optimizer=`` and,
+    optionally, bounds known only at run time (``max_steps=...``), which re-derive everything.
+    With ``_partial_: true`` in your own config, ``instantiate`` returns a ``functools.partial``
+    instead; then every derived key given is checked against the bounds of the call.
+
+    Args:
+        optimizer: a ``torch.optim.Optimizer``. Its largest param-group lr must equal
+            ``initial_lr``; other groups keep their ratio and end at ``lr * final_lr / initial_lr``.
+        initial_lr: the LR at the start of the decay (after warmup). A list gives one per group.
+        final_lr: the LR the decay ends at, in ``(0, initial_lr]``. A list gives one per group.
+        max_steps: the training length in scheduler steps (one ``step()`` per optimizer step).
+        n_updates: the number of decays. For ``kind="exponential"`` (a decay every step) leave it
+            out, or give exactly ``max_steps - warmup_steps`` (one less with ``"last_step"``).
+        kind: ``"step"`` (evenly every ``step_size`` steps; the step count must divide evenly),
+            ``"multistep"`` (``n_updates`` evenly spread milestones, any ``max_steps``) or
+            ``"exponential"``.
+        final_lr_at: ``"max_steps"``: the LR is ``final_lr`` after ``max_steps`` steps (torch's
+            convention); ``"last_step"``: the last training step ``max_steps - 1`` trains at it.
+        warmup_steps: steps of linear warmup before the decay, in ``[0, max_steps)``.
+        warmup_start_factor: the warmup starts at ``initial_lr * warmup_start_factor``.
+        gamma, step_size, milestones: derived values a config may show (``${lr_gamma:...}``);
+            if given they must equal what is derived here, else an error is raised.
+
+    Returns:
+        A :class:`BoundedLR` (a ``torch.optim.lr_scheduler.LRScheduler``), or without an optimizer
+        a :class:`SchedulerFactory` (its derived keys checked against its own bounds now, where
+        the bounds are complete).
+
+    Examples:
+        >>> import torch
+        >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+        >>> sched = build_scheduler(opt, initial_lr=0.1, final_lr=1e-4, max_steps=12, n_updates=3)
+        >>> for _ in range(12):
+        ...     opt.step()
+        ...     sched.step()
+        >>> sched.get_last_lr()
+        [0.0001]
+    """
+    fields = {
+        "max_steps": max_steps,
+        "n_updates": n_updates,
+        "kind": kind,
+        "final_lr_at": final_lr_at,
+        "warmup_steps": warmup_steps,
+        "warmup_start_factor": warmup_start_factor,
+    }
+    derived = {"gamma": gamma, "step_size": step_size, "milestones": milestones}
+    if optimizer is None:
+        return SchedulerFactory(initial_lr=initial_lr, final_lr=final_lr, **fields, **derived)
+    if not isinstance(optimizer, Optimizer):
+        raise bad_type(_WHERE, "optimizer", "a torch.optim.Optimizer", optimizer)
+    for index, group in enumerate(optimizer.param_groups):
+        check_group_lr(_WHERE, index, group["lr"])
+    plan = _plan(optimizer, initial_lr, final_lr, fields)
+    _check_derived(plan, gamma, step_size, milestones)
+    return BoundedLR(optimizer, plan)
+
+
+_BOUNDS = ("initial_lr", "final_lr", "max_steps", "n_updates", "kind", "final_lr_at", "warmup_steps")
+_DERIVED = ("gamma", "step_size", "milestones")
+_KEYS = (*_BOUNDS, "warmup_start_factor", *_DERIVED)
+
+
+class SchedulerFactory:
+    """The bounds of a config, with the optimizer (and any bound known only at run time) given later.
+
+    ``instantiate(cfg.scheduler)`` of a shipped ``bounded_lr`` option returns one. Calling it with
+    ``optimizer=`` builds the :class:`~bounded_lr_resolver.scheduler.BoundedLR`. Bounds passed
+    at call time override the config's (Lightning knows ``max_steps`` only at run time) and the
+    config's derived keys (gamma, step_size, milestones), which were derived from the config's own
+    bounds, are then derived again; a derived key that contradicts the config's own bounds (a
+    hand edit) is an error, whether or not bounds are overridden.
+
+    Examples:
+        >>> import torch
+        >>> factory = build_scheduler(initial_lr=0.1, final_lr=1e-4, max_steps=10**6, n_updates=3,
+        ...                           kind="multistep", milestones=[333333, 666666, 1000000])
+        >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+        >>> factory(optimizer=opt, max_steps=246).schedules[0].milestones()
+        [82, 164, 246]
+    """
+
+    def __init__(self, **config: Any) -> None:
+        self.config = config
+        if _complete(config):  # a hand-edited derived key is caught as soon as the config is read
+            _check_derived(_schedules(config), *(config.get(key) for key in _DERIVED))
+
+    def __call__(self, optimizer: Optimizer, **overrides: Any) -> BoundedLR:
+        unknown = sorted(set(overrides) - set(_KEYS))
+        if unknown:
+            raise bad_value(
+                "SchedulerFactory", "keyword arguments", f"among {list(_KEYS)}", {"unknown": unknown}
+            )
+        config = dict(self.config)
+        if any(key in overrides and overrides[key] != config.get(key) for key in _BOUNDS):
+            for key in _DERIVED:  # derived from the config's bounds, which the call replaces
+                config.pop(key, None)
+        scheduler: BoundedLR = build_scheduler(optimizer, **{**config, **overrides})
+        return scheduler
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{key}={value!r}" for key, value in self.config.items() if key not in _DERIVED)
+        return f"SchedulerFactory({shown})"
+
+
+def _complete(config: dict[str, Any]) -> bool:
+    return all(config.get(key) is not None for key in ("initial_lr", "final_lr", "max_steps"))
+
+
+def _schedules(config: dict[str, Any]) -> list[tuple[Schedule, float]]:
+    """The schedules a config declares (one per group for per-group lists), without an optimizer."""
+    fields = {key: config[key] for key in (*_BOUNDS[2:], "warmup_start_factor") if key in config}
+    initial, final = config["initial_lr"], config["final_lr"]
+    pairs = zip(initial, final, strict=False) if _is_sequence(initial) else [(initial, final)]
+    schedules = [Schedule(initial_lr=eta0, final_lr=eta_f, where=_WHERE, **fields) for eta0, eta_f in pairs]
+    return [(schedule, schedule.initial_lr) for schedule in schedules]
