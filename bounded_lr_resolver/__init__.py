@@ -3,7 +3,8 @@
 Public API (imported lazily, so ``import bounded_lr_resolver`` stays cheap and torch is only
 loaded when the scheduler is used):
 
-- :func:`build_scheduler` and :class:`BoundedLR` (torch),
+- :func:`build_scheduler`, :class:`SchedulerFactory` and :class:`BoundedLR` (torch),
+- :func:`lightning_scheduler` (Lightning's ``lr_scheduler`` dict over the trainer's horizon),
 - :func:`register_resolvers` and the resolver functions (OmegaConf),
 - :class:`Schedule`, :func:`gamma`, :func:`step_size`, :func:`milestones` (pure math),
 - :func:`lr_curve` (vectorized closed form, numpy),
