@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -126,3 +127,60 @@ def test_atomic_write_leaves_nothing_when_interrupted(tmp_path: Path) -> None:
     with pytest.raises(KeyboardInterrupt):
         atomic_write(target, write)
     assert target.read_text() == "old complete file\n"
+
+
+CORRUPTIONS = {
+    "0": ("result.json", '{"final_loss": 0.'),
+    "1": ("result.json", "[1, 2]"),
+    "2": (".hydra/overrides.yaml", None),
+    "3": (".hydra/config.yaml", "scheduler:\n  initial_lr: 0.1\n  final_lr: [1e-3"),
+    "4": (".hydra/config.yaml", "- a\n- b\n"),
+    "5": ("result.json", '{"final_loss": "abc"}'),
+}
+PROBLEMS = {
+    "0": "result.json: unreadable (JSONDecodeError)",
+    "1": "result.json: not a mapping",
+    "2": ".hydra/overrides.yaml: missing",
+    "3": ".hydra/config.yaml: unreadable (ParserError)",
+    "4": ".hydra/config.yaml: not a mapping",
+    "5": "result.json: final_loss is not a number: 'abc'",
+    "6": "",
+}
+
+
+def test_one_bad_job_file_never_kills_the_report(tmp_path: Path) -> None:
+    """Each job's files damaged in another way; every job is still a row that says what is wrong."""
+    from bounded_lr_resolver.callbacks import SweepReport, write_report
+
+    body = (
+        "import json\nfrom hydra.core.hydra_config import HydraConfig\n"
+        "out = HydraConfig.get().runtime.output_dir\n"
+        "open(out + '/result.json', 'w').write(json.dumps({'final_loss': cfg.scheduler.final_lr * 10}))\n"
+    )
+    config = (
+        "defaults:\n  - bounded_lr@scheduler: multistep\n  - _self_\n"
+        "scheduler:\n  max_steps: 100\n  n_updates: 3\n"
+    )
+    app = write_app(tmp_path, body, {"config.yaml": config})
+    sweep = tmp_path / "sweep"
+    finals = "1e-2,5e-3,1e-3,5e-4,1e-4,5e-5,1e-5"
+    run_app(app, "-m", f"hydra.sweep.dir={sweep}", f"scheduler.final_lr={finals}", "+note='a|b'")
+    for job, (name, text) in CORRUPTIONS.items():
+        if text is None:
+            (sweep / job / name).unlink()
+        else:
+            (sweep / job / name).write_text(text)
+    jobs = SweepReport()._jobs(sweep)
+    write_report(sweep, jobs)
+    with (sweep / "sweep_report.csv").open() as stream:
+        rows = {row["job"]: row for row in csv.DictReader(stream)}
+    assert {job: row["problem"] for job, row in rows.items()} == PROBLEMS
+    assert rows["6"]["final_loss"] == repr(1e-5 * 10)
+    assert rows["6"]["overrides"] == "scheduler.final_lr=1e-05 +note='a|b'"
+    assert rows["3"]["kind"] == ""  # no schedule, not plotted
+    lines = (sweep / "sweep_report.md").read_text().splitlines()
+    assert len(lines) == 2 + 7
+    cells = [len(re.split(r"(?<!\\)\|", line)) for line in lines]
+    assert len(set(cells)) == 1  # the escaped '|' in an override keeps every row one row
+    assert r"+note='a\|b'" in lines[-1]
+    assert (sweep / "sweep_report.png").read_bytes().startswith(b"\x89PNG")
