@@ -29,7 +29,7 @@ from omegaconf.errors import OmegaConfBaseException
 from packaging.version import Version
 
 from bounded_lr_resolver.bounds import Schedule, check_count, check_lr
-from bounded_lr_resolver.callbacks import schedule_from
+from bounded_lr_resolver.callbacks import failed_writes, schedule_from
 from bounded_lr_resolver.curve import lr_curve
 from bounded_lr_resolver.errors import BoundedLRError, BoundsError, bad_type
 from bounded_lr_resolver.report import check_bounds, csv_steps, key_steps, summary, write_csv, write_png
@@ -208,21 +208,41 @@ def _our_error(error: BaseException) -> tuple[BoundedLRError, str | None] | None
     return None
 
 
+def _failure(error: BaseException) -> str | None:
+    """Our one-message form of ``error`` (a package error with its config key, or a failed write)."""
+    found = _our_error(error)
+    if found is not None:
+        ours, key = found
+        return f"{ours}" + (f"\n    config key: {key}" if key else "")
+    if isinstance(error, OSError):
+        lost = [f"{path}: {why}" for path, why in failed_writes if str(why) == str(error)]
+        if error.filename:
+            return f"{_JOB}: could not write {error.filename}: {error.strerror} (a previous file is intact)"
+        if lost:
+            return f"{_JOB}: could not write {lost[0]} (a previous file is intact)"
+    return None
+
+
 def _task(cfg: DictConfig) -> float | None:
     """The job: returns the final loss for ``task=train``, the objective a sweeper (Optuna) minimizes.
 
-    A bad value in a single run prints our one message (and its config key) and exits 1, instead
-    of a traceback; ``HYDRA_FULL_ERROR=1`` and multiruns keep Hydra's own reporting.
+    A bad value or a failed write in a single run prints our one message (with the config key or
+    the file) and exits 1, instead of a traceback; ``HYDRA_FULL_ERROR=1`` and multiruns keep
+    Hydra's own reporting. A record our callback could not write fails the job too (Hydra itself
+    would only warn).
     """
+    out = Path(HydraConfig.get().runtime.output_dir)
     try:
+        for path, why in failed_writes:
+            if path.parent == out:
+                raise OSError(why)  # the reason as the callback saw it; the message names the file
         final_loss: float | None = run(cfg).get("final_loss")
     except Exception as error:
-        found = _our_error(error)
+        message = _failure(error)
         single = HydraConfig.get().mode == RunMode.RUN
-        if found is None or not single or os.environ.get("HYDRA_FULL_ERROR") == "1":
+        if message is None or not single or os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
-        ours, key = found
-        print(f"Error: {ours}" + (f"\n    config key: {key}" if key else ""), file=sys.stderr, flush=True)
+        print(f"Error: {message}", file=sys.stderr, flush=True)
         print("Set the environment variable HYDRA_FULL_ERROR=1 for a complete stack trace.", file=sys.stderr)
         sys.exit(1)
     return final_loss

@@ -43,6 +43,7 @@ __all__ = [
     "RESULT_FILE",
     "SaveResolvedConfig",
     "SweepReport",
+    "failed_writes",
     "resolved_yaml",
     "schedule_from",
     "write_report",
@@ -52,6 +53,10 @@ RESULT_FILE = "result.json"
 """A job may write ``{"final_loss": ...}`` here; the sweep report then shows it."""
 
 _log = logging.getLogger(__name__)
+
+failed_writes: list[tuple[Path, str]] = []
+"""Files our callbacks could not write in this process, with the reason. Hydra turns a callback's
+exception into a warning and lets the job exit 0; the ``bounded-lr`` job checks this list."""
 
 
 def schedule_from(node: Any, where: str = "sweep report") -> Schedule:
@@ -80,6 +85,7 @@ class SaveResolvedConfig(Callback):
             atomic_write_text(path, text)
         except OSError as error:
             _log.error("SaveResolvedConfig: could not write %s (a previous file is intact): %s", path, error)
+            failed_writes.append((path, str(error)))
             raise
 
 

@@ -1,0 +1,120 @@
+"""Records you can trust: a full disk, a read-only folder or SIGTERM never leaves a cut-off file.
+
+The disk-full and read-only cases use a real, small tmpfs (the tests run as root, as CI does);
+they are skipped with the reason where mounting is not allowed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from omegaconf import OmegaConf
+
+from bounded_lr_resolver.callbacks import SaveResolvedConfig, failed_writes
+from tests.conftest import run
+from tests.test_main_job import BOUNDED_LR
+
+
+@contextlib.contextmanager
+def tmpfs(path: Path, size: str) -> Iterator[Path]:
+    path.mkdir(parents=True, exist_ok=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=True)
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(path.name for path in folder.rglob("*.partial"))
+
+
+SMALL = ["scheduler=multistep", "scheduler.n_updates=100", "plot=false"]
+BIG = ["scheduler=multistep", "scheduler.n_updates=10000", "plot=false"]  # record ~110 KB, CSV ~250 KB
+
+
+@pytest.mark.parametrize(
+    ("size", "lost"),
+    [
+        pytest.param("64k", "resolved_config.yaml", id="record"),  # the callback's file
+        pytest.param("160k", "schedule.csv", id="csv"),  # the job's own file
+    ],
+)
+def test_full_disk_keeps_the_old_files_and_fails_the_main_job(tmp_path: Path, size: str, lost: str) -> None:
+    with tmpfs(tmp_path / "disk", size) as disk:
+        job = disk / "job"
+        run([BOUNDED_LR, f"hydra.run.dir={job}", *SMALL], cwd=tmp_path)
+        old = {name: (job / name).read_bytes() for name in ("schedule.csv", "resolved_config.yaml")}
+        result = run([BOUNDED_LR, f"hydra.run.dir={job}", *BIG], cwd=tmp_path, check=False)
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert f"Error: bounded-lr: could not write {job / lost}" in result.stderr, result.stderr
+        assert "No space left on device" in result.stderr
+        assert "Traceback" not in result.stderr
+        assert (job / lost).read_bytes() == old[lost]  # the previous complete file, not a cut-off one
+        record = yaml.safe_load((job / "resolved_config.yaml").read_text())  # old or new, complete
+        assert len(record["scheduler"]["milestones"]) in (100, 10_000)
+        assert leftovers(job) == []
+
+
+def test_read_only_folder_keeps_the_old_record_and_says_which_file(tmp_path: Path) -> None:
+    with tmpfs(tmp_path / "ro", "64k") as folder:
+        (folder / "resolved_config.yaml").write_text("complete: true\n")
+        subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True)
+        config = OmegaConf.create({"x": 1, "hydra": {"runtime": {"output_dir": str(folder)}}})
+        before = len(failed_writes)
+        with pytest.raises(OSError, match="Read-only file system"):
+            SaveResolvedConfig().on_job_start(config)
+        assert failed_writes[before:] == [(folder / "resolved_config.yaml", failed_writes[-1][1])]
+        assert (folder / "resolved_config.yaml").read_text() == "complete: true\n"
+        del failed_writes[before:]
+
+
+SLOW_WRITER = """
+import sys, time
+from pathlib import Path
+from bounded_lr_resolver.files import atomic_write
+def write(temporary):
+    with temporary.open("w") as stream:
+        stream.write("half")
+        stream.flush()
+        print("WRITING", flush=True)
+        time.sleep(30)
+atomic_write(Path(sys.argv[1]), write)
+"""
+
+
+def test_sigterm_mid_write_leaves_no_partial_file(tmp_path: Path) -> None:
+    target = tmp_path / "resolved_config.yaml"
+    target.write_text("complete: true\n")
+    process = subprocess.Popen(
+        [sys.executable, "-c", SLOW_WRITER, str(target)], stdout=subprocess.PIPE, text=True, cwd=tmp_path
+    )
+    assert process.stdout is not None
+    assert process.stdout.readline().strip() == "WRITING"
+    assert len(leftovers(tmp_path)) == 1  # the temporary file exists while writing
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=20) == -signal.SIGTERM  # it still ends as SIGTERM ends a process
+    process.stdout.close()
+    assert leftovers(tmp_path) == []
+    assert target.read_text() == "complete: true\n"
+
+
+def test_a_handler_someone_else_installed_is_left_alone(tmp_path: Path) -> None:
+    code = (
+        "import signal\nfrom pathlib import Path\nfrom bounded_lr_resolver.files import atomic_write_text\n"
+        "mine = lambda *a: None\nsignal.signal(signal.SIGTERM, mine)\n"
+        f"atomic_write_text(Path({str(tmp_path / 'x.txt')!r}), 'x')\n"
+        "print(signal.getsignal(signal.SIGTERM) is mine)\n"
+    )
+    assert run([sys.executable, "-c", code], cwd=tmp_path).stdout.strip() == "True"
