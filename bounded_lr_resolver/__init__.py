@@ -3,7 +3,7 @@
 Public API (imported lazily, so ``import bounded_lr_resolver`` stays cheap and torch is only
 loaded when the scheduler is used):
 
-- :func:`build_scheduler`, :class:`SchedulerFactory` and :class:`BoundedLR` (torch),
+- :func:`build_scheduler` and :class:`BoundedLR` (torch),
 - :func:`lightning_scheduler` (Lightning's ``lr_scheduler`` dict over the trainer's horizon),
 - :func:`register_resolvers` and the resolver functions (OmegaConf),
 - :class:`Schedule`, :func:`gamma`, :func:`step_size`, :func:`milestones` (pure math),
@@ -25,7 +25,6 @@ __all__ = [
     "ResolverConflictError",
     "ResumeMismatchError",
     "Schedule",
-    "SchedulerFactory",
     "build_scheduler",
     "gamma",
     "instantiate_trusted",
@@ -45,7 +44,6 @@ __all__ = [
 _HOME = {
     "BoundedLR": "scheduler",
     "build_scheduler": "factory",
-    "SchedulerFactory": "factory",
     "register_resolvers": "resolvers",
     "lr_gamma": "resolvers",
     "lr_step": "resolvers",
@@ -77,7 +75,7 @@ if TYPE_CHECKING:
         ResolverConflictError,
         ResumeMismatchError,
     )
-    from bounded_lr_resolver.factory import SchedulerFactory, build_scheduler
+    from bounded_lr_resolver.factory import build_scheduler
     from bounded_lr_resolver.lightning import lightning_scheduler
     from bounded_lr_resolver.resolvers import (
         lr_decay_steps,

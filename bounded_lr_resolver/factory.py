@@ -1,16 +1,19 @@
 """Build a :class:`~bounded_lr_resolver.scheduler.BoundedLR` from declared bounds: the Hydra ``_target_``.
 
 :func:`build_scheduler` validates the declared bounds against the optimizer before building. Called
-without an optimizer (as the shipped ``bounded_lr`` options are instantiated), it returns a
-:class:`SchedulerFactory` that remembers the config's bounds, so that bounds given only at call time
-(``factory(optimizer=o, max_steps=trainer.estimated_stepping_batches)``) re-derive everything
-while a hand-edited derived key in the config is still caught.
+without an optimizer (as the shipped ``bounded_lr`` options are instantiated), it checks the
+config's derived keys against the config's own bounds and returns a plain ``functools.partial``
+of itself that remembers those bounds (``derived_from``), so that a bound given only at call time
+(``make(optimizer=o, max_steps=trainer.estimated_stepping_batches)``) re-derives everything while
+a hand-edited derived key in the config is still caught. An exact partial of an allowed target is
+what hydra-core 1.4's execution whitelist accepts as a callable result.
 """
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, overload
 
 import torch
@@ -21,7 +24,7 @@ from bounded_lr_resolver.checkpoint import FP32_RTOL
 from bounded_lr_resolver.errors import bad_type, bad_value
 from bounded_lr_resolver.scheduler import BoundedLR, check_group_lr
 
-__all__ = ["SchedulerFactory", "build_scheduler"]
+__all__ = ["build_scheduler"]
 
 _WHERE = "build_scheduler"
 _FLOAT_RTOL = 1e-12
@@ -140,7 +143,7 @@ def build_scheduler(optimizer: Optimizer, **bounds: Any) -> BoundedLR: ...
 
 
 @overload
-def build_scheduler(optimizer: None = None, **bounds: Any) -> SchedulerFactory: ...
+def build_scheduler(optimizer: None = None, **bounds: Any) -> functools.partial[BoundedLR]: ...
 
 
 def build_scheduler(  # type: ignore[misc]  # overloads: keyword bounds, narrowed return type
@@ -157,7 +160,8 @@ def build_scheduler(  # type: ignore[misc]  # overloads: keyword bounds, narrowe
     gamma: float | None = None,
     step_size: int | None = None,
     milestones: Sequence[int] | None = None,
-) -> BoundedLR | SchedulerFactory:
+    derived_from: Mapping[str, Any] | None = None,
+) -> BoundedLR | functools.partial[BoundedLR]:
     """Build a scheduler that decays from ``initial_lr`` to ``final_lr`` in ``n_updates`` decays.
 
     .. math::
@@ -165,11 +169,11 @@ def build_scheduler(  # type: ignore[misc]  # overloads: keyword bounds, narrowe
         \\gamma = (\\eta_f / \\eta_0)^{1/m}, \\qquad \\eta(t) = \\eta_0 \\gamma^{k(t)}, \\qquad
         \\eta(M) = \\eta_f \\text{ (or } \\eta(M - 1) = \\eta_f \\text{ with final\\_lr\\_at="last\\_step")}
 
-    Usable as a Hydra ``_target_``. Without an optimizer it returns a :class:`SchedulerFactory`
-    (what the shipped ``bounded_lr`` options instantiate to): call it with ``optimizer=`` and,
-    optionally, bounds known only at run time (``max_steps=...``), which re-derive everything.
-    With ``_partial_: true`` in your own config, ``instantiate`` returns a ``functools.partial``
-    instead; then every derived key given is checked against the bounds of the call.
+    Usable as a Hydra ``_target_``. Without an optimizer (the shipped ``bounded_lr`` options) it
+    checks the derived keys against the bounds now and returns ``functools.partial(build_scheduler,
+    ..., derived_from=<those bounds>)``: call it with ``optimizer=`` and, optionally, bounds known
+    only at run time (``max_steps=...``), which re-derive everything. With ``_partial_: true`` in
+    your own config, every derived key given is checked against the bounds of the call.
 
     Args:
         optimizer: a ``torch.optim.Optimizer``. Its largest param-group lr must equal
@@ -188,11 +192,13 @@ def build_scheduler(  # type: ignore[misc]  # overloads: keyword bounds, narrowe
         warmup_start_factor: the warmup starts at ``initial_lr * warmup_start_factor``.
         gamma, step_size, milestones: derived values a config may show (``${lr_gamma:...}``);
             if given they must equal what is derived here, else an error is raised.
+        derived_from: set by ``build_scheduler`` itself when called without an optimizer: the
+            bounds the derived keys were checked against. Where a bound of the call differs from
+            it, the derived keys are derived again instead of checked.
 
     Returns:
         A :class:`BoundedLR` (a ``torch.optim.lr_scheduler.LRScheduler``), or without an optimizer
-        a :class:`SchedulerFactory` (its derived keys checked against its own bounds now, where
-        the bounds are complete).
+        a ``functools.partial`` of this function taking ``optimizer=`` (and any bound).
 
     Examples:
         >>> import torch
@@ -212,9 +218,14 @@ def build_scheduler(  # type: ignore[misc]  # overloads: keyword bounds, narrowe
         "warmup_steps": warmup_steps,
         "warmup_start_factor": warmup_start_factor,
     }
+    bounds = {"initial_lr": initial_lr, "final_lr": final_lr, **fields}
     derived = {"gamma": gamma, "step_size": step_size, "milestones": milestones}
     if optimizer is None:
-        return SchedulerFactory(initial_lr=initial_lr, final_lr=final_lr, **fields, **derived)
+        if _complete(bounds):  # a hand-edited derived key is caught as soon as the config is read
+            _check_derived(_schedules(bounds), gamma, step_size, milestones)
+        return functools.partial(build_scheduler, **bounds, **derived, derived_from=_plain(bounds))
+    if derived_from is not None and _plain(bounds) != {**_plain(bounds), **derived_from}:
+        gamma = step_size = milestones = None  # derived from bounds this call replaced
     if not isinstance(optimizer, Optimizer):
         raise bad_type(_WHERE, "optimizer", "a torch.optim.Optimizer", optimizer)
     for index, group in enumerate(optimizer.param_groups):
@@ -224,61 +235,26 @@ def build_scheduler(  # type: ignore[misc]  # overloads: keyword bounds, narrowe
     return BoundedLR(optimizer, plan)
 
 
-_BOUNDS = ("initial_lr", "final_lr", "max_steps", "n_updates", "kind", "final_lr_at", "warmup_steps")
-_DERIVED = ("gamma", "step_size", "milestones")
-_KEYS = (*_BOUNDS, "warmup_start_factor", *_DERIVED)
+# The public, documented name is the canonical one: hydra-core 1.4 authorizes the partial a target
+# returns by its function's module and name, and a whitelist of "bounded_lr_resolver.build_scheduler"
+# (the README's) must keep working. The package resolves that name to this same function.
+build_scheduler.__module__ = "bounded_lr_resolver"
+__test__ = {"build_scheduler": build_scheduler}  # doctest skips functions "from another module"
 
 
-class SchedulerFactory:
-    """The bounds of a config, with the optimizer (and any bound known only at run time) given later.
-
-    ``instantiate(cfg.scheduler)`` of a shipped ``bounded_lr`` option returns one. Calling it with
-    ``optimizer=`` builds the :class:`~bounded_lr_resolver.scheduler.BoundedLR`. Bounds passed
-    at call time override the config's (Lightning knows ``max_steps`` only at run time) and the
-    config's derived keys (gamma, step_size, milestones), which were derived from the config's own
-    bounds, are then derived again; a derived key that contradicts the config's own bounds (a
-    hand edit) is an error, whether or not bounds are overridden.
-
-    Examples:
-        >>> import torch
-        >>> factory = build_scheduler(initial_lr=0.1, final_lr=1e-4, max_steps=10**6, n_updates=3,
-        ...                           kind="multistep", milestones=[333333, 666666, 1000000])
-        >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
-        >>> factory(optimizer=opt, max_steps=246).schedules[0].milestones()
-        [82, 164, 246]
-    """
-
-    def __init__(self, **config: Any) -> None:
-        self.config = config
-        if _complete(config):  # a hand-edited derived key is caught as soon as the config is read
-            _check_derived(_schedules(config), *(config.get(key) for key in _DERIVED))
-
-    def __call__(self, optimizer: Optimizer, **overrides: Any) -> BoundedLR:
-        unknown = sorted(set(overrides) - set(_KEYS))
-        if unknown:
-            raise bad_value(
-                "SchedulerFactory", "keyword arguments", f"among {list(_KEYS)}", {"unknown": unknown}
-            )
-        config = dict(self.config)
-        if any(key in overrides and overrides[key] != config.get(key) for key in _BOUNDS):
-            for key in _DERIVED:  # derived from the config's bounds, which the call replaces
-                config.pop(key, None)
-        scheduler: BoundedLR = build_scheduler(optimizer, **{**config, **overrides})
-        return scheduler
-
-    def __repr__(self) -> str:
-        shown = ", ".join(f"{key}={value!r}" for key, value in self.config.items() if key not in _DERIVED)
-        return f"SchedulerFactory({shown})"
+def _plain(bounds: Mapping[str, Any]) -> dict[str, Any]:
+    """Bounds as comparable plain data (per-group lists as lists; OmegaConf lists arrive as such)."""
+    return {key: list(value) if _is_sequence(value) else value for key, value in bounds.items()}
 
 
-def _complete(config: dict[str, Any]) -> bool:
-    return all(config.get(key) is not None for key in ("initial_lr", "final_lr", "max_steps"))
+def _complete(bounds: Mapping[str, Any]) -> bool:
+    return all(bounds.get(key) is not None for key in ("initial_lr", "final_lr", "max_steps"))
 
 
-def _schedules(config: dict[str, Any]) -> list[tuple[Schedule, float]]:
-    """The schedules a config declares (one per group for per-group lists), without an optimizer."""
-    fields = {key: config[key] for key in (*_BOUNDS[2:], "warmup_start_factor") if key in config}
-    initial, final = config["initial_lr"], config["final_lr"]
+def _schedules(bounds: Mapping[str, Any]) -> list[tuple[Schedule, float]]:
+    """The schedules the bounds declare (one per group for per-group lists), without an optimizer."""
+    fields = {key: value for key, value in bounds.items() if key not in ("initial_lr", "final_lr")}
+    initial, final = bounds["initial_lr"], bounds["final_lr"]
     pairs = zip(initial, final, strict=False) if _is_sequence(initial) else [(initial, final)]
     schedules = [Schedule(initial_lr=eta0, final_lr=eta_f, where=_WHERE, **fields) for eta0, eta_f in pairs]
     return [(schedule, schedule.initial_lr) for schedule in schedules]

@@ -53,9 +53,8 @@ def lightning_scheduler(
     """Return ``{"scheduler": ..., "interval": ..., "frequency": 1}`` for ``configure_optimizers``.
 
     Args:
-        make: what ``instantiate(cfg.scheduler)`` gave (a
-            :class:`~bounded_lr_resolver.factory.SchedulerFactory` or a partial of
-            ``build_scheduler``), built here with ``max_steps`` = the trainer's horizon; or a built
+        make: what ``instantiate(cfg.scheduler)`` gave (a partial of ``build_scheduler``), built
+            here with ``max_steps`` = the trainer's horizon; or a built
             :class:`~bounded_lr_resolver.scheduler.BoundedLR`, checked against it.
         optimizer: the optimizer to schedule.
         trainer: the Lightning ``Trainer`` (``self.trainer`` in ``configure_optimizers``).

@@ -33,7 +33,7 @@ _DERIVED_ARGS = "${.max_steps},${.n_updates},${.warmup_steps},${.final_lr_at}"
 class BoundedSchedulerConf:
     """Fields every bounded scheduler config has (the keyword arguments of build_scheduler)."""
 
-    _target_: str = "bounded_lr_resolver.build_scheduler"  # instantiate() gives a SchedulerFactory:
+    _target_: str = "bounded_lr_resolver.build_scheduler"  # instantiate() gives a partial:
     # call it with optimizer= (and any bound known only at run time, e.g. max_steps=...)
     kind: str = "step"  # step | multistep | exponential
     initial_lr: float = 0.1  # LR at the start of the decay (the optimizer's lr)

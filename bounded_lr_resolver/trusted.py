@@ -34,12 +34,8 @@ __all__ = [
     "trust_our_callbacks",
 ]
 
-TRUSTED_TARGETS: Final = (
-    "bounded_lr_resolver.build_scheduler",
-    "bounded_lr_resolver.factory.SchedulerFactory",
-)
-"""The targets this package ships in its configs, and the factory ``build_scheduler`` returns
-without an optimizer (hydra-core 1.4 also authorizes a callable that a target returns)."""
+TRUSTED_TARGETS: Final = ("bounded_lr_resolver.build_scheduler",)
+"""The targets this package ships in its configs."""
 
 TRUSTED_CALLBACKS: Final = (
     "bounded_lr_resolver.callbacks.SaveResolvedConfig",

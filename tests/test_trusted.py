@@ -19,7 +19,7 @@ HINT = (
     "Nothing was called. If you trust this target, pass allow=[...] with it from your code "
     "(never from the config)"
 )
-OURS = ["bounded_lr_resolver.build_scheduler", "bounded_lr_resolver.factory.SchedulerFactory"]
+OURS = ["bounded_lr_resolver.build_scheduler"]
 
 
 def _message(target: str, key: str, allowed: list[str] = OURS) -> str:
