@@ -29,11 +29,12 @@ from omegaconf.errors import OmegaConfBaseException
 from packaging.version import Version
 
 from bounded_lr_resolver.bounds import Schedule, check_count, check_lr
-from bounded_lr_resolver.callbacks import failed_writes, schedule_from
+from bounded_lr_resolver.callbacks import failed_writes
 from bounded_lr_resolver.curve import lr_curve
 from bounded_lr_resolver.errors import BoundedLRError, BoundsError, bad_type
 from bounded_lr_resolver.report import check_bounds, csv_steps, key_steps, summary, write_csv, write_png
 from bounded_lr_resolver.scheduler import BoundedLR
+from bounded_lr_resolver.sweep_report import schedule_from
 from bounded_lr_resolver.train import train
 from bounded_lr_resolver.trusted import instantiate_trusted, trust_our_callbacks
 

@@ -17,9 +17,9 @@ import torch
 from omegaconf import DictConfig
 from tqdm import tqdm
 
-from bounded_lr_resolver.callbacks import RESULT_FILE
 from bounded_lr_resolver.files import atomic_write, atomic_write_text
 from bounded_lr_resolver.scheduler import BoundedLR
+from bounded_lr_resolver.sweep_report import RESULT_FILE
 
 __all__ = ["make_data", "train"]
 
