@@ -32,6 +32,7 @@ from bounded_lr_resolver.bounds import Schedule, check_count, check_lr
 from bounded_lr_resolver.callbacks import failed_writes
 from bounded_lr_resolver.curve import lr_curve
 from bounded_lr_resolver.errors import BoundedLRError, BoundsError, bad_type
+from bounded_lr_resolver.preview import Preview, preview
 from bounded_lr_resolver.report import check_bounds, csv_steps, key_steps, summary, write_csv, write_png
 from bounded_lr_resolver.scheduler import BoundedLR
 from bounded_lr_resolver.sweep_report import schedule_from
@@ -79,32 +80,49 @@ def _main_group(scheduler: BoundedLR) -> int:
     return bases.index(max(bases))
 
 
-def _verify(optimizer: torch.optim.Optimizer, scheduler: BoundedLR, curve: npt.NDArray[np.float64]) -> str:
-    """Step the real scheduler through every step; return a one-line verdict."""
+_CHUNK = 1 << 20
+
+
+def _verify(optimizer: torch.optim.Optimizer, scheduler: BoundedLR, schedule: Schedule) -> str:
+    """Step the real scheduler through every step, comparing each LR with the closed form as it goes.
+
+    Time is O(max_steps); memory is one chunk of 2**20 steps at a time.
+    """
     group = optimizer.param_groups[_main_group(scheduler)]
-    stepped = np.empty_like(curve)
-    stepped[0] = float(group["lr"])
-    for step in range(1, curve.size):
-        optimizer.step()
-        scheduler.step()
-        stepped[step] = float(group["lr"])
     tensor = isinstance(group["lr"], torch.Tensor)
-    return _compare(stepped, curve, tensor, f"stepped the real torch scheduler {curve.size - 1} times")
+    mismatches, worst, step = 0, 0.0, 0
+    total = schedule.max_steps + 1
+    while step < total:
+        chunk = np.arange(step, min(step + _CHUNK, total), dtype=np.int64)
+        seen = np.empty(chunk.size)
+        for index in range(chunk.size):
+            if step + index:
+                optimizer.step()
+                scheduler.step()
+            seen[index] = float(group["lr"])
+        chunk_mismatches, chunk_worst = _differences(seen, lr_curve(schedule, chunk), tensor)
+        mismatches, worst, step = mismatches + chunk_mismatches, max(worst, chunk_worst), step + chunk.size
+    return _verdict(mismatches, worst, f"stepped the real torch scheduler {schedule.max_steps} times")
 
 
-def _compare(seen: npt.NDArray[np.float64], curve: npt.NDArray[np.float64], tensor: bool, what: str) -> str:
+def _differences(
+    seen: npt.NDArray[np.float64], curve: npt.NDArray[np.float64], tensor: bool
+) -> tuple[int, float]:
     expected = curve.astype(np.float32).astype(np.float64) if tensor else curve
-    mismatches = int(np.count_nonzero(seen != expected))
     positive = curve > 0
-    worst = float(np.max(np.abs(seen[positive] / curve[positive] - 1.0)))
+    worst = float(np.max(np.abs(seen[positive] / curve[positive] - 1.0), initial=0.0))
+    return int(np.count_nonzero(seen != expected)), worst
+
+
+def _verdict(mismatches: int, worst: float, what: str) -> str:
     verdict = "every LR equals" if mismatches == 0 else f"{mismatches} LRs differ from"
     return f"{what}: {verdict} the closed form (max relative difference {worst:.3g})"
 
 
-def _spot_check(scheduler: BoundedLR, schedule: Schedule, curve: npt.NDArray[np.float64]) -> str:
-    steps = list(key_steps(schedule).values())
+def _spot_check(scheduler: BoundedLR, view: Preview) -> str:
+    steps = list(key_steps(view.schedule).values())
     main = _main_group(scheduler)
-    wrong = [step for step in steps if scheduler.lrs_at(step)[main] != curve[step]]
+    wrong = [step for step in steps if scheduler.lrs_at(step)[main] != view.at(step)]
     where = "equal" if not wrong else f"differ at steps {wrong} from"
     return (
         f"the real scheduler's LRs at the key steps {where} the closed form (verify=true steps all of them)"
@@ -157,28 +175,27 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     if cfg.task.name == "train":
         trained = train(cfg, make_scheduler, out)
         schedule = schedule_from(cfg.scheduler, where="bounded-lr")
-        curve = lr_curve(schedule)
-        verdict = _compare(
-            trained["lrs"], curve[:-1], False, f"trained {schedule.max_steps} steps; the LR of each"
+        every = lr_curve(schedule, np.arange(schedule.max_steps, dtype=np.int64))  # training is O(steps)
+        verdict = _verdict(
+            *_differences(trained["lrs"], every, False), f"trained {schedule.max_steps} steps; the LR of each"
         )
         result["final_loss"] = trained["final_loss"]
+        view = preview(schedule)
     else:
         optimizer = _preview_optimizer(cfg)
         scheduler = make_scheduler(optimizer=optimizer)
         if len(optimizer.param_groups) > 1:
             result["groups"] = _group_lines(scheduler)
         schedule = scheduler.schedules[_main_group(scheduler)]
-        curve = lr_curve(schedule)
-        verdict = (
-            _verify(optimizer, scheduler, curve) if cfg.verify else _spot_check(scheduler, schedule, curve)
-        )
-    check = check_bounds(schedule, curve)
-    text = summary(schedule, curve, check, verdict) + result.pop("groups", "")
+        view = preview(schedule)
+        verdict = _verify(optimizer, scheduler, schedule) if cfg.verify else _spot_check(scheduler, view)
+    check = check_bounds(view)
+    text = summary(view, check, verdict) + result.pop("groups", "")
     if "final_loss" in result:
         text += f"\n  final loss   {result['final_loss']:.6g}  (MSE on all {cfg.task.samples} samples)"
     print(text, flush=True)
-    steps = csv_steps(schedule, curve)
-    write_csv(out / "schedule.csv", steps, {"lr": curve[steps]})
+    steps = csv_steps(view)
+    write_csv(out / "schedule.csv", steps, {"lr": view.lrs[np.searchsorted(view.steps, steps)]})
     if cfg.plot:
         title = (
             f"{schedule.kind}: {schedule.initial_lr:g} -> {schedule.final_lr:g} in {schedule.count} decays "
@@ -186,7 +203,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             + (f", warmup={schedule.warmup_steps}" if schedule.warmup_steps else "")
             + ")"
         )
-        write_png(out / "schedule.png", {"lr": (schedule, curve)}, title)
+        write_png(out / "schedule.png", {"lr": view}, title)
     result.update(gamma=schedule.gamma, check=check, verdict=verdict)
     if not check.ok:
         raise BoundsError(

@@ -8,6 +8,7 @@ optimizer: a 10**6-step preview costs milliseconds instead of seconds of steppin
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -15,10 +16,26 @@ import numpy.typing as npt
 from bounded_lr_resolver.bounds import LOW_POWERS, Schedule
 from bounded_lr_resolver.errors import bad_value
 
-__all__ = ["lr_curve"]
+__all__ = ["MAX_DENSE", "lr_curve"]
 
 _INT64_SAFE = 2**62
+MAX_DENSE = 10**8
+"""Largest ``max_steps`` for which ``lr_curve(schedule)`` (every step) is computed: 800 MB of LRs."""
 LOW_BITS = LOW_POWERS.bit_length() - 1
+
+
+def _as_steps(t: npt.NDArray[Any], max_steps: int) -> npt.NDArray[np.int64]:
+    """Step counts as int64. Steps past the end all have final_lr, so huge ones (uint64 >= 2**63,
+    Python ints beyond int64) are clipped to ``max_steps + 1`` instead of wrapping around."""
+    if t.dtype.kind == "O" and all(isinstance(v, int) and not isinstance(v, bool) for v in t.flat):
+        t = np.array([min(int(v), max_steps + 1) for v in t.flat], dtype=np.int64).reshape(t.shape)
+    if t.dtype.kind not in "iu":
+        raise bad_value("lr_curve", "steps", "whole numbers", {"steps dtype": str(t.dtype)})
+    if t.size and int(t.min()) < 0:
+        raise bad_value("lr_curve", "steps", "scheduler step counts >= 0", {"min step": int(t.min())})
+    if t.dtype.kind == "u":
+        t = np.minimum(t, np.uint64(max_steps + 1))
+    return t.astype(np.int64)
 
 
 def lr_curve(
@@ -40,11 +57,18 @@ def lr_curve(
         >>> bool((lr_curve(s) == [s.lr_at(t) for t in range(13)]).all())
         True
     """
-    t = np.arange(schedule.max_steps + 1) if steps is None else np.asarray(steps)
-    if t.dtype.kind not in "iu":
-        raise bad_value("lr_curve", "steps", "whole numbers", {"steps dtype": str(t.dtype)})
-    if t.size and int(t.min()) < 0:
-        raise bad_value("lr_curve", "steps", "scheduler step counts >= 0", {"min step": int(t.min())})
+    if steps is None:
+        if schedule.max_steps >= MAX_DENSE:
+            raise bad_value(
+                "lr_curve",
+                "steps",
+                f"given when max_steps >= {MAX_DENSE} (the default, every step 0..max_steps, would not fit)",
+                {"max_steps": schedule.max_steps},
+                "Pass the steps you need, or use bounded_lr_resolver.preview.preview(schedule), which "
+                "holds every change point or an even sample in bounded memory",
+            )
+        steps = np.arange(schedule.max_steps + 1)
+    t = _as_steps(np.asarray(steps), schedule.max_steps)
     base, final = schedule.ends(base_lr)
     warmup, count = schedule.warmup_steps, schedule.count
     # k saturates at n_updates once tau reaches the decay steps, so clipping tau there keeps every

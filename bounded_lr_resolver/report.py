@@ -15,6 +15,7 @@ import numpy.typing as npt
 
 from bounded_lr_resolver.bounds import Schedule
 from bounded_lr_resolver.files import atomic_write
+from bounded_lr_resolver.preview import Preview
 
 __all__ = [
     "BoundsCheck",
@@ -49,47 +50,55 @@ def key_steps(schedule: Schedule) -> dict[str, int]:
 
 @dataclass(frozen=True)
 class BoundsCheck:
-    """What the closed-form curve over ``0..max_steps`` shows about the declared bounds."""
+    """What the closed form at a preview's steps shows about the declared bounds.
+
+    With an exhaustive preview (every step where the LR changes) every check covers every step;
+    with a sampled one (more than :data:`~bounded_lr_resolver.preview.MAX_POINTS` changes) they
+    cover the sample and the key steps, and the decay count is not counted (``decays is None``).
+    """
 
     starts_at_initial: bool
     never_increases_after_warmup: bool
     within_bounds_after_warmup: bool
-    decays: int
+    decays: int | None
     expected_decays: int  # n_updates, or 0 for a constant schedule (final_lr == initial_lr)
     reaches_final: bool
 
     @property
     def ok(self) -> bool:
-        """Every check holds, the decay count included."""
+        """Every check holds, the decay count included where it was counted."""
         return (
             self.starts_at_initial
             and self.never_increases_after_warmup
             and self.within_bounds_after_warmup
-            and self.decays == self.expected_decays
+            and (self.decays is None or self.decays == self.expected_decays)
             and self.reaches_final
         )
 
 
-def check_bounds(schedule: Schedule, curve: npt.NDArray[np.float64]) -> BoundsCheck:
-    """Check ``curve`` (the LR at steps ``0..max_steps``) against the schedule's declared bounds."""
-    decay = curve[schedule.warmup_steps :]
-    final_step = schedule.last_decay_step
+def check_bounds(view: Preview) -> BoundsCheck:
+    """Check a preview (the LR at its steps) against the schedule's declared bounds."""
+    schedule = view.schedule
+    decay = view.lrs[view.steps >= schedule.warmup_steps]
     expected_start = schedule.initial_lr * (schedule.warmup_start_factor if schedule.warmup_steps else 1.0)
     return BoundsCheck(
-        starts_at_initial=bool(curve[0] == expected_start),
+        starts_at_initial=bool(view.lrs[0] == expected_start),
         never_increases_after_warmup=bool(np.all(np.diff(decay) <= 0)),
         within_bounds_after_warmup=bool(
             np.all(decay <= schedule.initial_lr) and np.all(decay >= schedule.final_lr)
         ),
-        decays=int(np.count_nonzero(np.diff(decay) < 0)),
+        decays=int(np.count_nonzero(np.diff(decay) < 0)) if view.exhaustive else None,
         expected_decays=schedule.count if schedule.final_lr < schedule.initial_lr else 0,
-        reaches_final=bool(curve[final_step] == schedule.final_lr and curve[-1] == schedule.final_lr),
+        reaches_final=bool(
+            view.at(schedule.last_decay_step) == schedule.final_lr
+            and view.at(schedule.max_steps) == schedule.final_lr
+        ),
     )
 
 
-def summary(schedule: Schedule, curve: npt.NDArray[np.float64], check: BoundsCheck, verified: str) -> str:
+def summary(view: Preview, check: BoundsCheck, verified: str) -> str:
     """The terminal summary: derived values, the LR at the key steps, and whether the bounds hold."""
-    s = schedule
+    s = view.schedule
     lines = [
         f"bounded-lr: {s.kind} decay {s.initial_lr:g} -> {s.final_lr:g} over {s.max_steps} steps"
         + (f" after {s.warmup_steps} warmup steps" if s.warmup_steps else ""),
@@ -98,36 +107,40 @@ def summary(schedule: Schedule, curve: npt.NDArray[np.float64], check: BoundsChe
     if s.step_size is not None:
         lines.append(f"  step_size    {s.step_size}")
     if s.kind == "multistep":
-        shown = s.milestones()[:3] if s.count <= 10**6 else []
+        shown = [s.warmup_steps + (i * s.decay_steps) // s.plateaus for i in range(1, min(s.count, 3) + 1)]
         lines.append(f"  milestones   {shown} ... {s.last_decay_step}  ({s.count} in all)")
     lines.append(f"  decays       {s.count}  (final_lr_at={s.final_lr_at})")
     lines.append(f"  {'step':>12}  {'lr':<24} when")
     for label, step in key_steps(s).items():
-        lines.append(f"  {step:>12}  {float(curve[step])!r:<24} {label}")
+        lines.append(f"  {step:>12}  {view.at(step)!r:<24} {label}")
+    counted = (
+        f"{check.decays}/{check.expected_decays}"
+        if check.decays is not None
+        else f"{check.expected_decays} (not counted: checked at {view.steps.size} sampled steps)"
+    )
     lines.append(
-        f"  bounds       {'HOLD' if check.ok else 'BROKEN'}: starts at {float(curve[0])!r}, "
+        f"  bounds       {'HOLD' if check.ok else 'BROKEN'}: starts at {float(view.lrs[0])!r}, "
         f"never increases after warmup: {check.never_increases_after_warmup}, within [final_lr, initial_lr]: "
-        f"{check.within_bounds_after_warmup}, decays: {check.decays}/{check.expected_decays}, "
+        f"{check.within_bounds_after_warmup}, decays: {counted}, "
         f"final_lr from step {s.last_decay_step}: {check.reaches_final}"
     )
     lines.append(f"  verified     {verified}")
     return "\n".join(lines)
 
 
-def csv_steps(
-    schedule: Schedule, curve: npt.NDArray[np.float64], max_rows: int = MAX_CSV_ROWS
-) -> npt.NDArray[np.int64]:
+def csv_steps(view: Preview, max_rows: int = MAX_CSV_ROWS) -> npt.NDArray[np.int64]:
     """The steps written to the CSV: every step where the LR changes, plus the key steps.
 
     The LR is constant between consecutive rows, so the CSV describes the whole schedule. When
     that takes more than ``max_rows`` rows (an exponential decay changes on every step), the
     rows are an even sample instead, still with every key step.
     """
-    changes = np.flatnonzero(np.diff(curve) != 0) + 1
-    if changes.size + 8 > max_rows:
-        changes = np.unique(np.linspace(0, schedule.max_steps, max_rows, dtype=np.int64))
-    keys = np.fromiter(key_steps(schedule).values(), np.int64)
-    return np.unique(np.concatenate([changes.astype(np.int64), keys]))
+    changes = view.steps[np.flatnonzero(np.diff(view.lrs, prepend=np.nan) != 0)]
+    if changes.size + 8 > max_rows or not view.exhaustive:
+        sample = np.linspace(0, view.steps.size - 1, min(max_rows, view.steps.size)).round().astype(np.int64)
+        changes = view.steps[np.unique(sample)]
+    keys = np.fromiter(key_steps(view.schedule).values(), np.int64)
+    return np.unique(np.concatenate([changes, keys]))
 
 
 def write_csv(path: Path, steps: npt.NDArray[np.int64], columns: dict[str, npt.NDArray[np.float64]]) -> None:
@@ -146,11 +159,11 @@ def write_csv(path: Path, steps: npt.NDArray[np.int64], columns: dict[str, npt.N
 
 def write_png(
     path: Path,
-    curves: dict[str, tuple[Schedule, npt.NDArray[np.float64]]],
+    curves: dict[str, Preview],
     title: str,
     losses: list[tuple[float, float]] | None = None,
 ) -> None:
-    """Plot schedules (label -> (schedule, LR at 0..max_steps)) on a log-scale LR axis.
+    """Plot schedules (label -> preview) on a log-scale LR axis.
 
     With ``losses`` (``(final_lr, final loss)`` pairs, e.g. from a sweep), a second panel shows
     the final loss against the final LR.
@@ -163,9 +176,11 @@ def write_png(
     panels = 2 if losses else 1
     figure, all_axes = plt.subplots(1, panels, figsize=(9 + 5 * (panels - 1), 5), dpi=110, squeeze=False)
     axes = all_axes[0][0]
-    for label, (schedule, curve) in curves.items():
-        steps = csv_steps(schedule, curve, max_rows=5_000)
-        line = axes.step(steps, curve[steps], where="post", label=label, linewidth=1.6)[0]
+    for label, view in curves.items():
+        schedule = view.schedule
+        steps = csv_steps(view, max_rows=5_000)
+        lrs = view.lrs[np.searchsorted(view.steps, steps)]
+        line = axes.step(steps, lrs, where="post", label=label, linewidth=1.6)[0]
         color = line.get_color()
         axes.axhline(schedule.initial_lr, color=color, linestyle=":", linewidth=0.9)
         axes.axhline(schedule.final_lr, color=color, linestyle="--", linewidth=0.9)
@@ -180,7 +195,7 @@ def write_png(
     axes.plot([], [], color="grey", linestyle=":", label="initial_lr")
     axes.plot([], [], color="grey", linestyle="--", label="final_lr")
     axes.plot([], [], color="grey", linestyle="-.", label="first step at final_lr")
-    if any(schedule.warmup_steps for schedule, _ in curves.values()):
+    if any(view.schedule.warmup_steps for view in curves.values()):
         axes.fill_between([], [], color="grey", alpha=0.15, label="warmup")
     axes.legend(fontsize=7, loc="lower left")
     if losses:

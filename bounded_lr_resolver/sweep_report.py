@@ -154,7 +154,7 @@ def write_report(sweep_dir: Path, jobs: list[dict[str, Any]], plot: bool = True,
     Every job is a row; jobs whose files are broken say so in ``problem``; jobs that failed or did
     not run, and jobs without a schedule, are not plotted.
     """
-    from bounded_lr_resolver.curve import lr_curve
+    from bounded_lr_resolver.preview import preview
     from bounded_lr_resolver.report import write_png
 
     rows = _rows(jobs)
@@ -170,7 +170,7 @@ def write_report(sweep_dir: Path, jobs: list[dict[str, Any]], plot: bool = True,
         return
     plotted = [job for job in jobs if job["schedule"] is not None and job["status"] in ("", "COMPLETED")]
     curves = {
-        f"{job['job']}: {job['overrides'] or '(defaults)'}": (job["schedule"], lr_curve(job["schedule"]))
+        f"{job['job']}: {job['overrides'] or '(defaults)'}": preview(job["schedule"], max_points=20_000)
         for job in plotted
     }
     losses = [
