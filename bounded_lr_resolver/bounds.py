@@ -250,8 +250,7 @@ def _plateaus(n_updates: int, final_lr_at: str) -> int:
     return n_updates + 1 if final_lr_at == "last_step" else n_updates
 
 
-def _check_phases(where: str, max_steps: int, n_updates: int, warmup_steps: int, final_lr_at: str) -> int:
-    """Validate warmup and n_updates against max_steps; return the number of decay steps."""
+def _check_warmup(where: str, max_steps: int, warmup_steps: int) -> None:
     if warmup_steps >= max_steps:
         raise bad_value(
             where,
@@ -260,6 +259,11 @@ def _check_phases(where: str, max_steps: int, n_updates: int, warmup_steps: int,
             {"warmup_steps": warmup_steps, "max_steps": max_steps},
             "Warmup must leave steps for the decay",
         )
+
+
+def _check_phases(where: str, max_steps: int, n_updates: int, warmup_steps: int, final_lr_at: str) -> int:
+    """Validate warmup and n_updates against max_steps; return the number of decay steps."""
+    _check_warmup(where, max_steps, warmup_steps)
     decay_steps = max_steps - warmup_steps
     plateaus = _plateaus(n_updates, final_lr_at)
     if plateaus > decay_steps:
@@ -395,14 +399,7 @@ def decay_steps(
     steps = check_count(where, "max_steps", max_steps)
     warmup = check_count(where, "warmup_steps", warmup_steps, minimum=0)
     at = _check_choice(where, "final_lr_at", final_lr_at, FINAL_LR_AT)
-    if warmup >= steps:
-        raise bad_value(
-            where,
-            "warmup_steps",
-            "in [0, max_steps)",
-            {"warmup_steps": warmup, "max_steps": steps},
-            "Warmup must leave steps for the decay",
-        )
+    _check_warmup(where, steps, warmup)
     derived = steps - warmup - (1 if at == "last_step" else 0)
     if derived < 1:
         raise bad_value(

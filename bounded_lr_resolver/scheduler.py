@@ -74,7 +74,10 @@ class BoundedLR(LRScheduler):
         self._lr_tensors: list[torch.Tensor | None] = [
             group["lr"] if isinstance(group["lr"], torch.Tensor) else None for group in groups
         ]
-        self._written: list[tuple[object, int, float]] | None = None
+        self._written: list[float] | None = None  # the LR last written into each group (float64)
+        self._versions: list[int] = []  # each tensor LR's version counter right after that write
+        # (lr_at, base, factor, tensor) per group, for the hot path; rebuilt when the plan changes
+        self._entries: list[tuple[Any, float, float, torch.Tensor | None]] = []
         super().__init__(optimizer, last_epoch)
 
     @property
@@ -116,17 +119,34 @@ class BoundedLR(LRScheduler):
         """
         if epoch is not None and (isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0):
             raise bad_value("BoundedLR.step", "epoch", "a whole number >= 0 (or left out)", {"epoch": epoch})
-        self._follow_outside_changes()
+        if self._touched():
+            self._follow_outside_changes()
         if epoch is not None or self._step_count < 2:
             super().step(epoch)
         else:
             self._step_count += 1
-            self._update_lr(None)
+            self.last_epoch += 1
+            self._write(self.last_epoch)
 
     def _update_lr(self, epoch: int | None = None) -> None:
         """torch's ``step`` calls this; the bare ``zip(..., strict=True)`` there knows no new groups."""
         self.last_epoch = self.last_epoch + 1 if epoch is None else epoch
         self._write(self.last_epoch)
+
+    def _touched(self) -> bool:
+        """Whether any group was added or removed, or its LR changed, since our last write (cheap)."""
+        groups = self.optimizer.param_groups
+        written = self._written
+        if written is None or len(groups) != len(written):
+            return written is not None
+        for group, lr, (_, _, _, tensor), version in zip(groups, written, self._entries, self._versions):  # noqa: B905
+            now = group["lr"]
+            if tensor is None:
+                if now != lr or now.__class__ is not float:
+                    return True
+            elif now is not tensor or tensor._version != version:  # noqa: SLF001 - bumped by in-place writes
+                return True
+        return False
 
     def _follow_outside_changes(self) -> None:
         """Adopt param groups added since the last step and fold outside LR changes into factors."""
@@ -140,23 +160,24 @@ class BoundedLR(LRScheduler):
                 {"param groups": len(groups)},
             )
         factors = list(self._factors)
-        if self._written is not None:
-            for index, (group, written) in enumerate(zip(groups, self._written, strict=False)):
-                now = _changed_lr(group["lr"], written)
-                if now is None:
-                    continue
-                before = _stored(written)
-                if before == 0.0:
-                    raise bad_value(
-                        "BoundedLR.step",
-                        f"param group {index}'s lr",
-                        "changed from outside only while the schedule's LR is above 0 "
-                        "(a factor on 0 is undefined)",
-                        {"lr": now, "scheduled lr": before, "step": self.last_epoch},
-                        "Start the warmup above 0 (warmup_start_factor > 0), or change the LR "
-                        "after the first step",
-                    )
-                factors[index] *= now / before
+        for index, (group, tensor, lr) in enumerate(
+            zip(groups, self._lr_tensors, self._written or (), strict=False)
+        ):
+            before = lr if tensor is None else float(_as_stored(tensor, lr))
+            now = float(group["lr"])
+            if now == before:
+                continue
+            if before == 0.0:
+                raise bad_value(
+                    "BoundedLR.step",
+                    f"param group {index}'s lr",
+                    "changed from outside only while the schedule's LR is above 0 "
+                    "(a factor on 0 is undefined)",
+                    {"lr": now, "scheduled lr": before, "step": self.last_epoch},
+                    "Start the warmup above 0 (warmup_start_factor > 0), or change the LR "
+                    "after the first step",
+                )
+            factors[index] *= now / before
         adopted = [
             self._adopt(index, group["lr"]) for index, group in enumerate(groups) if index >= len(self._plan)
         ]
@@ -165,6 +186,7 @@ class BoundedLR(LRScheduler):
             self._plan.append(entry)
             self._factors.append(factor)
             self._lr_tensors.append(tensor)
+        self._entries = []  # factors or groups changed: rebuilt at the next write
 
     def _adopt(self, index: int, lr: object) -> tuple[tuple[Schedule, float], float, torch.Tensor | None]:
         """A group added after the build: it follows the main schedule at its own ratio."""
@@ -176,26 +198,40 @@ class BoundedLR(LRScheduler):
         return entry, factor, lr if isinstance(lr, torch.Tensor) else None
 
     def _write(self, step: int) -> None:
-        """Write every group's LR for ``step`` (filling tensor LRs in place)."""
-        written: list[tuple[object, int, float]] = []
-        groups = self.optimizer.param_groups
-        for group, tensor, lr in zip(groups, self._lr_tensors, self.lrs_at(step), strict=True):
+        """Write every group's LR for ``step`` (filling tensor LRs in place); remember what was written.
+
+        ``_versions`` holds each tensor LR's version counter right after the write (0 for floats),
+        so an in-place change from outside is seen without reading the tensor (no device sync).
+        """
+        if len(self._entries) != len(self._plan):
+            self._entries = [
+                (schedule.lr_at, base, factor, tensor)
+                for (schedule, base), factor, tensor in zip(
+                    self._plan, self._factors, self._lr_tensors, strict=True
+                )
+            ]
+        written: list[float] = []
+        versions: list[int] = []
+        for group, (lr_at, base, factor, tensor) in zip(self.optimizer.param_groups, self._entries):  # noqa: B905
+            lr = lr_at(step, base) * factor
             if tensor is None:
                 group["lr"] = lr
-                written.append((None, 0, lr))
+                versions.append(0)
             else:
                 tensor.fill_(lr)
                 group["lr"] = tensor
-                written.append((tensor, tensor._version, lr))  # noqa: SLF001 - bumped by in-place writes
+                versions.append(tensor._version)  # noqa: SLF001 - bumped by in-place writes
+            written.append(lr)
         self._written = written
-        self._last_lr = [
-            lr if tensor is None else _as_stored(tensor, lr)
-            for tensor, (_, _, lr) in zip(self._lr_tensors, written, strict=True)
-        ]
+        self._last_lr = written  # type: ignore[assignment]  # floats; get_last_lr gives the groups' types
+        self._versions = versions
 
     def get_last_lr(self) -> list[float | torch.Tensor]:
         """The LRs this scheduler last wrote, with the groups' own types (tensors are new copies)."""
-        return [lr.clone() if isinstance(lr, torch.Tensor) else lr for lr in self._last_lr]
+        return [
+            lr if tensor is None else _as_stored(tensor, lr)
+            for tensor, lr in zip(self._lr_tensors, self._written or (), strict=True)
+        ]
 
     def __repr__(self) -> str:
         schedule = self._plan[_main(self.base_lrs_exact)][0]
@@ -211,7 +247,7 @@ class BoundedLR(LRScheduler):
             "last_epoch": self.last_epoch,
             "_step_count": self._step_count,
             "base_lrs": [float(base) for base in self.base_lrs],
-            "_last_lr": [float(lr) for lr in self._last_lr],
+            "_last_lr": list(self._written or ()),
             "bounds": self._bounds(),
             "factors": self._factors[: self._declared],
             "adopted": [
@@ -249,6 +285,7 @@ class BoundedLR(LRScheduler):
             check_group_lr(_LOAD, index, groups[index]["lr"])
         self._plan = self._plan[: self._declared] + [(main, entry["base_lr"]) for entry in adopted]
         self._factors = state["factors"] + [entry["factor"] for entry in adopted]
+        self._entries = []
         self._lr_tensors = self._lr_tensors[: self._declared] + [
             groups[index]["lr"] if isinstance(groups[index]["lr"], torch.Tensor) else None
             for index in range(self._declared, self._declared + len(adopted))
@@ -266,24 +303,6 @@ def _main(bases: Sequence[float]) -> int:
 
 def _as_stored(tensor: torch.Tensor, lr: float) -> torch.Tensor:
     return torch.tensor(lr, dtype=tensor.dtype)
-
-
-def _stored(written: tuple[object, int, float]) -> float:
-    """The value a write left in the group: the float, or the float rounded to the tensor's dtype."""
-    tensor, _, lr = written
-    return lr if tensor is None else float(_as_stored(tensor, lr))  # type: ignore[arg-type]
-
-
-def _changed_lr(lr: object, written: tuple[object, int, float]) -> float | None:
-    """The group's LR if it differs from what we wrote, else None (no device sync unless touched)."""
-    tensor, version, value = written
-    if tensor is None:
-        now = float(lr)  # type: ignore[arg-type]
-        return None if now == value else now
-    if lr is tensor and tensor._version == version:  # type: ignore[attr-defined]  # noqa: SLF001
-        return None
-    now = float(lr)  # type: ignore[arg-type]
-    return None if now == _stored(written) else now
 
 
 def check_group_lr(where: str, index: int, lr: object) -> None:

@@ -64,7 +64,7 @@ def test_lightning_configure_optimizers_steps_per_batch(
     srun_on_path: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Also where SLURM is installed: Lightning then warns that `srun` is not used (not our warning)."""
-    lightning = pytest.importorskip("lightning")
+    pytest.importorskip("lightning")
     if srun_on_path:
         (tmp_path / "srun").write_text("#!/bin/sh\nexit 0\n")
         (tmp_path / "srun").chmod(0o755)
@@ -84,38 +84,13 @@ def test_lightning_configure_optimizers_steps_per_batch(
             "max_steps": "???",
         }
     )
-    seen: list[float] = []
 
-    class Model(lightning.LightningModule):  # type: ignore[misc, name-defined]
-        def __init__(self) -> None:
-            super().__init__()
-            self.layer = torch.nn.Linear(4, 1)
+    def lr_scheduler(optimizer: torch.optim.Optimizer, trainer: Any) -> dict[str, object]:
+        # max_steps comes from the trainer, so the schedule ends exactly where training does
+        make = instantiate(scheduler_cfg, max_steps=trainer.max_steps)
+        return {"scheduler": make(optimizer=optimizer), "interval": "step"}
 
-        def training_step(self, batch: list[torch.Tensor], batch_idx: int) -> torch.Tensor:
-            seen.append(self.optimizers().param_groups[0]["lr"])
-            return torch.nn.functional.mse_loss(self.layer(batch[0]), batch[1])
-
-        def configure_optimizers(self) -> dict[str, object]:
-            optimizer = torch.optim.SGD(self.parameters(), lr=0.1)
-            # max_steps comes from the trainer, so the schedule ends exactly where training does
-            make = instantiate(scheduler_cfg, max_steps=self.trainer.max_steps)
-            return {
-                "optimizer": optimizer,
-                "lr_scheduler": {"scheduler": make(optimizer=optimizer), "interval": "step"},
-            }
-
-    data = torch.utils.data.TensorDataset(torch.randn(64, 4), torch.randn(64, 1))
-    trainer = lightning.Trainer(
-        max_steps=50,
-        accelerator="cpu",
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-    )
-    with warnings.catch_warnings(record=True) as caught:  # Lightning's advice (num_workers, ...) is its own
-        warnings.simplefilter("always")
-        trainer.fit(Model(), torch.utils.data.DataLoader(data, batch_size=8))
+    seen, caught = _fit(lr_scheduler, max_steps=50)
     assert [
         w for w in caught if "bounded_lr_resolver" in w.filename or "lr_scheduler" in str(w.message)
     ] == []
@@ -240,12 +215,13 @@ def test_lightning_backbone_finetuning_adds_a_group_that_follows_the_schedule() 
         assert mine == pytest.approx(torchs, rel=1e-12), step
 
 
-def _fit_with_helper(scheduler_for: Any, interval: str, epochs: int = 5) -> list[float]:
-    """Train a tiny model; configure_optimizers uses lightning_scheduler. Returns the LR of each batch."""
+def _fit(lr_scheduler: Any, **trainer_args: Any) -> tuple[list[float], list[warnings.WarningMessage]]:
+    """Train a tiny model with a real Trainer; ``lr_scheduler(optimizer, trainer)`` gives Lightning's dict.
+
+    Returns the LR of each batch and the warnings raised while fitting.
+    """
     lightning = pytest.importorskip("lightning")
     import torch
-
-    from bounded_lr_resolver import lightning_scheduler
 
     seen: list[float] = []
 
@@ -260,25 +236,31 @@ def _fit_with_helper(scheduler_for: Any, interval: str, epochs: int = 5) -> list
 
         def configure_optimizers(self) -> dict[str, object]:
             optimizer = torch.optim.SGD(self.parameters(), lr=0.1)
-            make = scheduler_for(optimizer)
-            return {
-                "optimizer": optimizer,
-                "lr_scheduler": lightning_scheduler(make, optimizer, self.trainer, interval=interval),
-            }
+            return {"optimizer": optimizer, "lr_scheduler": lr_scheduler(optimizer, self.trainer)}
 
     data = torch.utils.data.TensorDataset(torch.randn(64, 4), torch.randn(64, 1))
     trainer = lightning.Trainer(
-        max_epochs=epochs,
         accelerator="cpu",
         logger=False,
         enable_checkpointing=False,
         enable_progress_bar=False,
         enable_model_summary=False,
+        **trainer_args,
     )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # Lightning's advice (num_workers, ...) is its own
+    with warnings.catch_warnings(record=True) as caught:  # Lightning's advice (num_workers, ...) is its own
+        warnings.simplefilter("always")
         trainer.fit(Model(), torch.utils.data.DataLoader(data, batch_size=8))
-    return seen
+    return seen, caught
+
+
+def _fit_with_helper(scheduler_for: Any, interval: str, epochs: int = 5) -> list[float]:
+    """configure_optimizers uses lightning_scheduler; returns the LR of each batch."""
+    from bounded_lr_resolver import lightning_scheduler
+
+    def lr_scheduler(optimizer: Any, trainer: Any) -> dict[str, Any]:
+        return lightning_scheduler(scheduler_for(optimizer), optimizer, trainer, interval=interval)
+
+    return _fit(lr_scheduler, max_epochs=epochs)[0]
 
 
 @pytest.mark.parametrize("interval", ["step", "epoch"])

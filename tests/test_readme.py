@@ -69,3 +69,22 @@ def test_the_first_trap_is_stated_precisely(max_steps: int, n_updates: int, deca
     step = max_steps // n_updates
     assert _steplr_decays(max_steps, n_updates) == decays == n_updates + (max_steps % n_updates) // step
     assert "1000 steps with 300 decays make 333" in README
+
+
+def test_quoted_number_is_converted_by_the_typed_group_as_the_readme_says(tmp_path: Path) -> None:
+    """README: text that is a number is converted by OmegaConf, not refused; other text is refused."""
+    from hydra import compose, initialize_config_dir
+    from omegaconf.errors import ValidationError
+
+    from tests.conftest import HYDRA_14
+
+    (tmp_path / "config.yaml").write_text("defaults:\n  - bounded_lr@scheduler: step\n  - _self_\n")
+    with initialize_config_dir(str(tmp_path), **({} if HYDRA_14 else {"version_base": "1.3"})):
+        cfg = compose("config", overrides=["scheduler.final_lr='1e-4'"])
+        assert cfg.scheduler.final_lr == 1e-4
+        assert isinstance(cfg.scheduler.final_lr, float)
+        with pytest.raises(Exception, match="scheduler.final_lr=abc") as caught:
+            compose("config", overrides=["scheduler.final_lr=abc"])
+        assert isinstance(caught.value.__cause__, ValidationError)
+        assert "Value 'abc' of type 'str' could not be converted to Float" in str(caught.value.__cause__)
+    assert "`scheduler.final_lr='1e-4'` gives the float `1e-4`" in README
