@@ -83,7 +83,7 @@ def test_quoted_number_is_converted_by_the_typed_group_as_the_readme_says(tmp_pa
         cfg = compose("config", overrides=["scheduler.final_lr='1e-4'"])
         assert cfg.scheduler.final_lr == 1e-4
         assert isinstance(cfg.scheduler.final_lr, float)
-        with pytest.raises(Exception, match="scheduler.final_lr=abc") as caught:
+        with pytest.raises(Exception, match=r"scheduler\.final_lr=abc") as caught:
             compose("config", overrides=["scheduler.final_lr=abc"])
         assert isinstance(caught.value.__cause__, ValidationError)
         assert "Value 'abc' of type 'str' could not be converted to Float" in str(caught.value.__cause__)
