@@ -1,0 +1,319 @@
+"""Every validation rule, tolerance, default and rarely taken path pinned by a fast test.
+
+A mutation run found rules that could be deleted, tolerances that could be loosened a million
+times and branches no test ran, with every test still passing. Each test here fails if its rule,
+tolerance or branch goes; messages are compared in full. Oracles are written here (formulas with
+Python ints, torch's own schedulers), not taken from the code under test.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from torch.optim.lr_scheduler import StepLR
+
+from bounded_lr_resolver import BoundedLR, build_scheduler, register_resolvers
+from bounded_lr_resolver.bounds import MAX_MILESTONES, Schedule, lr_values, milestones
+from bounded_lr_resolver.curve import lr_curve
+from bounded_lr_resolver.errors import BoundsError, BoundsTypeError, ResumeMismatchError
+
+
+def sgd(*lrs: float | torch.Tensor) -> torch.optim.Optimizer:
+    return torch.optim.SGD([{"params": [torch.nn.Parameter(torch.zeros(1))], "lr": lr} for lr in lrs], lr=0.1)
+
+
+def k_of(step: int, warmup: int, decay_steps: int, plateaus: int, count: int) -> int:
+    """The decay count at a step, written out with Python ints (the module docstring's formula)."""
+    return 0 if step < warmup else min(count, ((step - warmup + 1) * plateaus - 1) // decay_steps)
+
+
+RULES = [
+    pytest.param(
+        lambda: Schedule(0.1, 1e-4, 10, 2, warmup_steps=2, warmup_start_factor="0.5"),
+        BoundsTypeError,
+        "Schedule: warmup_start_factor must be a number in [0, 1], got warmup_start_factor='0.5' (str)",
+        id="factor-type",
+    ),
+    pytest.param(
+        lambda: Schedule(0.1, 1e-4, 10, 2, warmup_steps=2, warmup_start_factor=1.5),
+        BoundsError,
+        "Schedule: warmup_start_factor must be a number in [0, 1], got warmup_start_factor=1.5",
+        id="factor-range",
+    ),
+    pytest.param(
+        lambda: lr_values(0.1, 1e-4, MAX_MILESTONES + 1),
+        BoundsError,
+        "lr_values: n_updates must be <= 10000000 to build a list of values, got n_updates=10000001",
+        id="values-limit",
+    ),
+    pytest.param(
+        lambda: milestones(MAX_MILESTONES + 1, MAX_MILESTONES + 1),
+        BoundsError,
+        "lr_milestones: n_updates must be <= 10000000 to build a milestone list, got n_updates=10000001. "
+        "Use kind='exponential' or kind='step', which need no list",
+        id="milestones-limit",
+    ),
+    pytest.param(
+        lambda: Schedule(0.1, 1e-4, 2, None, kind="exponential", final_lr_at="last_step", warmup_steps=1),
+        BoundsError,
+        "Schedule: max_steps - warmup_steps must be >= 2 for kind='exponential' with "
+        "final_lr_at='last_step', got max_steps=2, warmup_steps=1",
+        id="exponential-too-short",
+    ),
+    pytest.param(
+        lambda: Schedule(0.1, 1e-4, 10, 2).lr_at(-1),
+        BoundsError,
+        "Schedule: step must be a scheduler step count >= 0, got step=-1",
+        id="negative-step",
+    ),
+    pytest.param(
+        lambda: Schedule(0.1, 1e-4, 11, 2, warmup_steps=3).lr_at(-2),
+        BoundsError,
+        "Schedule: step must be a scheduler step count >= 0, got step=-2",
+        id="negative-step-in-warmup",
+    ),
+    pytest.param(
+        lambda: Schedule(0.1, 1e-4, 10**8, None, kind="exponential"),
+        BoundsError,
+        "Schedule: final_lr / initial_lr must be reachable as gamma**n_updates in float64, got "
+        "initial_lr=0.1, final_lr=0.0001, n_updates=100000000. The range is too wide for float64; "
+        "narrow it or use fewer updates",
+        id="gamma-check-tolerance",
+    ),
+    pytest.param(
+        lambda: build_scheduler(
+            sgd(0.1, 0.02), initial_lr=[0.1, 0.01], final_lr=[1e-3, 1e-4], max_steps=10, n_updates=2
+        ),
+        BoundsError,
+        "build_scheduler: initial_lr[1] must be param group 1's lr, got initial_lr[1]=0.01, group lr=0.02",
+        id="per-group-initial-lr",
+    ),
+    pytest.param(
+        lambda: build_scheduler(
+            sgd(torch.tensor(0.1), torch.tensor(0.0100002)),
+            initial_lr=[0.1, 0.01],
+            final_lr=[1e-3, 1e-4],
+            max_steps=10,
+            n_updates=2,
+        ),
+        BoundsError,
+        "build_scheduler: initial_lr[1] must be param group 1's lr, got initial_lr[1]=0.01, "
+        "group lr=0.010000200010836124",
+        id="per-group-tensor-tolerance",
+    ),
+    pytest.param(
+        lambda: build_scheduler(
+            sgd(0.1),
+            initial_lr=0.1,
+            final_lr=1e-4,
+            max_steps=12,
+            n_updates=3,
+            kind="multistep",
+            milestones=[4, 8, 11],
+        ),
+        BoundsError,
+        "build_scheduler: milestones must be the milestones derived from the bounds (or left out), "
+        "got milestones=[4, 8, 11], derived=[4, 8, 12]. Change max_steps, n_updates or warmup_steps "
+        "instead of milestones",
+        id="milestones",
+    ),
+    pytest.param(
+        lambda: build_scheduler(
+            sgd(0.1 * (1 + 1e-11)), initial_lr=0.1, final_lr=1e-4, max_steps=10, n_updates=2
+        ),
+        BoundsError,
+        "build_scheduler: initial_lr must be the optimizer's (largest param group's) lr, got initial_lr=0.1, "
+        "optimizer lrs=[0.10000000000100001]. Build the optimizer with lr=${scheduler.initial_lr}, or give "
+        "per-group lists: initial_lr=[...], final_lr=[...]",
+        id="float-lr-tolerance",
+    ),
+    pytest.param(
+        lambda: build_scheduler(
+            sgd(0.1), initial_lr=0.1, final_lr=1e-4, max_steps=10, n_updates=2, gamma=0.1**1.5 * (1 + 1e-11)
+        ),
+        BoundsError,
+        "build_scheduler: gamma must be the gamma derived from the bounds (or left out), got "
+        f"gamma={0.1**1.5 * (1 + 1e-11)!r}, derived gamma={(1e-3) ** 0.5!r}. Change initial_lr, final_lr or "
+        "n_updates instead of gamma",
+        id="gamma-tolerance",
+    ),
+    pytest.param(
+        lambda: register_resolvers(on_conflict="bogus"),  # type: ignore[arg-type]
+        BoundsError,
+        "register_resolvers: on_conflict must be one of ['raise', 'skip'], got on_conflict='bogus'",
+        id="on-conflict",
+    ),
+]
+
+
+@pytest.mark.parametrize(("call", "error", "message"), RULES)
+def test_rule(call: object, error: type[Exception], message: str) -> None:
+    with pytest.raises(error) as caught:
+        call()  # type: ignore[operator]
+    assert str(caught.value) == message
+
+
+def test_values_just_inside_the_rules_are_accepted() -> None:
+    """The other side of each boundary above, so a rule cannot be tightened unnoticed."""
+    assert len(milestones(MAX_MILESTONES, MAX_MILESTONES)) == MAX_MILESTONES  # the 10**7 boundary
+    assert (
+        Schedule(0.1, 1e-4, 3, None, kind="exponential", final_lr_at="last_step", warmup_steps=1).count == 1
+    )
+    assert Schedule(0.1, 1e-4, 10**6, None, kind="exponential").count == 10**6
+    tensors = build_scheduler(
+        sgd(torch.tensor(0.1), torch.tensor(0.01)),
+        initial_lr=[0.1, 0.01],
+        final_lr=[1e-3, 1e-4],
+        max_steps=10,
+        n_updates=2,
+    )
+    assert tensors.base_lrs_exact == (0.1, 0.01)  # fp32 tensors within one rounding, snapped to the declared
+    near = build_scheduler(sgd(0.1 * (1 + 1e-13)), initial_lr=0.1, final_lr=1e-4, max_steps=10, n_updates=2)
+    assert near.base_lrs_exact == (0.1,)
+    gamma = (1e-3) ** 0.5
+    build_scheduler(
+        sgd(0.1), initial_lr=0.1, final_lr=1e-4, max_steps=10, n_updates=2, gamma=gamma * (1 + 1e-13)
+    )
+    right = build_scheduler(
+        sgd(0.1),
+        initial_lr=0.1,
+        final_lr=1e-4,
+        max_steps=12,
+        n_updates=3,
+        kind="multistep",
+        milestones=[4, 8, 12],
+    )
+    assert right.schedules[0].milestones() == [4, 8, 12]
+    assert register_resolvers(on_conflict="skip") == []
+
+
+def test_defaults() -> None:
+    s = Schedule(0.1, 1e-4, 10, 2, warmup_steps=2)
+    assert (s.kind, s.final_lr_at, s.warmup_start_factor) == ("step", "max_steps", 0.0)
+    assert s.lr_at(0) == 0.0  # the warmup starts at 0 unless told otherwise
+    built = build_scheduler(sgd(0.1), initial_lr=0.1, final_lr=1e-4, max_steps=10, n_updates=2)
+    assert (built.schedules[0].kind, built.schedules[0].warmup_steps) == ("step", 0)
+
+
+def test_counts_are_normalized_to_ints() -> None:
+    s = Schedule(0.1, 1e-4, 1e6, 1e4)
+    assert (type(s.max_steps), type(s.n_updates), type(s.warmup_steps)) == (int, int, int)
+    assert lr_curve(s, [0, 10**6]).tolist() == [0.1, 1e-4]
+
+
+@pytest.mark.parametrize(
+    ("schedule", "steps"),
+    [
+        pytest.param(
+            Schedule(0.1, 1e-4, 10**6, 10**4), [5000, 5001, 7000, 9999], id="dense-table-first-block-not-0"
+        ),
+        pytest.param(Schedule(0.1, 1e-4, 10**6, 10**4), [0, 500_000, 10**6], id="sparse-table"),
+        pytest.param(
+            Schedule(0.1, 1e-4, 2**53, 2**12, kind="multistep"), [0, 2**52, 2**53 - 1, 2**53], id="exact-ints"
+        ),
+        pytest.param(
+            Schedule(0.1, 1e-4, 2**53, 7, kind="multistep"),
+            [2**53 - 3, 2**53 - 2, 2**53 - 1, 2**53],
+            id="near-2**53",
+        ),
+    ],
+)
+def test_rarely_taken_curve_branches_match_the_formula(schedule: Schedule, steps: list[int]) -> None:
+    """lr_curve's table lookups and its exact-integer branch, against the formula in Python ints."""
+    s = schedule
+    expected = []
+    for t in steps:
+        k = k_of(t, s.warmup_steps, s.decay_steps, s.plateaus, s.count)
+        expected.append(s.final_lr if k >= s.count else max(s.final_lr, s.initial_lr * s.gamma**k))
+    got = lr_curve(s, steps)
+    assert got.tolist() == pytest.approx(expected, rel=1e-13)
+    assert got.tolist() == [s.lr_at(t) for t in steps]  # and bit for bit the scheduler's form
+    assert np.all(got <= s.initial_lr)
+
+
+def test_milestones_and_decay_counts_against_torch() -> None:
+    s = Schedule(0.1, 1e-4, 10, 3, kind="multistep")
+    assert s.milestones() == [3, 6, 10]
+    optimizer = sgd(0.1)
+    torch_scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, [3, 6, 10], 0.5)
+    for t in range(12):
+        assert s.decays_at(t) == round(math.log(optimizer.param_groups[0]["lr"] / 0.1, 0.5)), t
+        optimizer.step()
+        torch_scheduler.step()
+
+
+def test_each_group_follows_its_own_base_lr() -> None:
+    scheduler = build_scheduler(sgd(0.01, 0.1), initial_lr=0.1, final_lr=1e-4, max_steps=10, n_updates=2)
+    low, high = scheduler.lrs_at(5)
+    assert high == 0.1 * (1e-3) ** 0.5
+    assert low == pytest.approx(high / 10, rel=1e-15)
+    assert scheduler.lrs_at(10) == [pytest.approx(1e-5, rel=1e-15), 1e-4]
+
+
+def test_resume_into_other_group_lrs_is_refused() -> None:
+    state = build_scheduler(
+        sgd(0.01, 0.1), initial_lr=0.1, final_lr=1e-4, max_steps=10, n_updates=2
+    ).state_dict()
+    other = build_scheduler(sgd(0.02, 0.1), initial_lr=0.1, final_lr=1e-4, max_steps=10, n_updates=2)
+    with pytest.raises(ResumeMismatchError) as caught:
+        other.load_state_dict(state)
+    assert "group 0 base_lr: checkpoint base_lr=0.01, config base_lr=0.02" in str(caught.value)
+
+
+def test_initial_lr_of_an_already_scheduled_optimizer_is_the_start() -> None:
+    optimizer = sgd(0.1)
+    other = StepLR(optimizer, 1, 0.5)
+    optimizer.step()
+    other.step()  # another scheduler ran: lr is 0.05, initial_lr 0.1
+    assert optimizer.param_groups[0]["lr"] == 0.05
+    scheduler = build_scheduler(optimizer, initial_lr=0.1, final_lr=1e-4, max_steps=10, n_updates=2)
+    assert scheduler.base_lrs_exact == (0.1,)
+
+
+def test_tensor_base_is_the_declared_float_not_its_fp32_rounding() -> None:
+    scheduler = build_scheduler(
+        sgd(torch.tensor(0.1)), initial_lr=0.1, final_lr=1e-4, max_steps=10, n_updates=2
+    )
+    assert scheduler.base_lrs_exact == (0.1,)
+    assert scheduler.lrs_at(10) == [1e-4]  # exactly final_lr, not 1e-4 * float32(0.1) / 0.1
+
+
+def test_last_epoch_and_step_epoch_follow_torch() -> None:
+    optimizer, torch_optimizer = sgd(0.1), sgd(0.1)
+    for o in (optimizer, torch_optimizer):
+        o.param_groups[0]["initial_lr"] = 0.1
+    s = Schedule(0.1, 1e-4, 12, 3)
+    ours = BoundedLR(optimizer, [(s, 0.1)], last_epoch=5)
+    theirs = StepLR(torch_optimizer, 4, s.gamma, last_epoch=5)
+    assert ours.last_epoch == theirs.last_epoch == 6
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.1 * s.gamma ** (6 // 4), rel=1e-15)
+    optimizer.step()
+    with pytest.warns(UserWarning, match="The epoch parameter in `scheduler.step\\(\\)` was not necessary"):
+        ours.step(9)
+    assert ours.last_epoch == 9
+    assert optimizer.param_groups[0]["lr"] == s.lr_at(9)
+
+
+def test_call_order_warning_is_torchs() -> None:
+    scheduler = build_scheduler(sgd(0.1), initial_lr=0.1, final_lr=1e-4, max_steps=10, n_updates=2)
+    with pytest.warns(
+        UserWarning, match="Detected call of `lr_scheduler.step\\(\\)` before `optimizer.step\\(\\)`"
+    ):
+        scheduler.step()
+
+
+def test_get_last_lr_returns_copies() -> None:
+    optimizer = sgd(torch.tensor(0.1))
+    scheduler = build_scheduler(optimizer, initial_lr=0.1, final_lr=1e-4, max_steps=10, n_updates=2)
+    last = scheduler.get_last_lr()
+    last[0].fill_(7.0)  # type: ignore[union-attr]
+    last.append(1.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert float(scheduler.get_last_lr()[0]) == pytest.approx(0.1, rel=1e-7)
+    assert len(scheduler.get_last_lr()) == 1
+    assert float(optimizer.param_groups[0]["lr"]) == pytest.approx(0.1, rel=1e-7)
