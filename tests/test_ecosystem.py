@@ -23,13 +23,27 @@ from tests.conftest import HYDRA_14, run
 from tests.test_main_job import BOUNDED_LR
 
 
-def test_optuna_searches_final_lr_on_a_log_scale(tmp_path: Path) -> None:
+def _optuna_sweeper() -> None:
     pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
-    if HYDRA_14:
+    from importlib.metadata import version
+
+    if HYDRA_14 and not version("hydra-optuna-sweeper").startswith("1.4"):
         pytest.skip(
-            "hydra-optuna-sweeper 1.3.0 itself fails on hydra-core 1.4.0rc3 (its SamplerConfig has no "
-            "'infer_relative_search_space'), also in an app that does not use this package"
+            "hydra-optuna-sweeper < 1.4 fails on hydra-core 1.4 by itself (its SamplerConfig has no "
+            "'infer_relative_search_space'); install hydra-optuna-sweeper==1.4.0rc3 (CI does)"
         )
+
+
+@pytest.mark.parametrize("storage", [None, "sqlite"], ids=["in-memory", "rdb-sqlite"])
+def test_optuna_searches_final_lr_on_a_log_scale(tmp_path: Path, storage: str | None) -> None:
+    """Both stacks; with RDB storage too (optuna 2.10 needs SQLAlchemy < 2, which the extra pins)."""
+    _optuna_sweeper()
+    extra = []
+    if storage:
+        extra = [
+            f"hydra.sweeper.storage=sqlite:///{tmp_path / 'study.db'}",
+            "hydra.sweeper.study_name=final_lr",
+        ]
     run(
         [
             BOUNDED_LR,
@@ -44,6 +58,7 @@ def test_optuna_searches_final_lr_on_a_log_scale(tmp_path: Path) -> None:
             "task.progress=false",
             "plot=false",
             "scheduler.max_steps=400",
+            *extra,
         ],
         cwd=tmp_path,
     )
@@ -57,6 +72,13 @@ def test_optuna_searches_final_lr_on_a_log_scale(tmp_path: Path) -> None:
     best = yaml.safe_load((tmp_path / "optimization_results.yaml").read_text())
     assert best["best_value"] == min(losses.values())
     assert losses[best["best_params"]["scheduler.final_lr"]] == best["best_value"]
+    if storage:
+        import sqlite3
+
+        with sqlite3.connect(tmp_path / "study.db") as db:
+            assert db.execute("select count(*) from trials").fetchone() == (4,)
+    rows = (tmp_path / "sweep_report.csv").read_text().splitlines()
+    assert len(rows) == 1 + 4  # the report lists the sampled jobs as they started
 
 
 @pytest.mark.parametrize("srun_on_path", [False, True], ids=["plain", "srun-on-path"])
