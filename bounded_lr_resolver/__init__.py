@@ -32,6 +32,7 @@ __all__ = [
     "lr_curve",
     "lr_decay_steps",
     "lr_gamma",
+    "lr_logspace",
     "lr_milestones",
     "lr_step",
     "lr_values",
@@ -50,6 +51,7 @@ _HOME = {
     "lr_milestones": "resolvers",
     "lr_values": "resolvers",
     "lr_decay_steps": "resolvers",
+    "lr_logspace": "resolvers",
     "Schedule": "bounds",
     "gamma": "bounds",
     "step_size": "bounds",
@@ -80,6 +82,7 @@ if TYPE_CHECKING:
     from bounded_lr_resolver.resolvers import (
         lr_decay_steps,
         lr_gamma,
+        lr_logspace,
         lr_milestones,
         lr_step,
         lr_values,

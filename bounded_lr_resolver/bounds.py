@@ -46,6 +46,7 @@ __all__ = [
     "check_lr",
     "decay_steps",
     "gamma",
+    "logspace",
     "lr_values",
     "milestones",
     "step_size",
@@ -409,6 +410,34 @@ def decay_steps(
             {"max_steps": steps, "warmup_steps": warmup},
         )
     return derived
+
+
+def logspace(low: object, high: object, num: object, index: object, *, where: str = "lr_logspace") -> float:
+    """Return the ``index``-th of ``num`` log-spaced values from ``low`` to ``high``, exact at both ends.
+
+    .. math:: v_i = 10^{\\log_{10} \\ell + (\\log_{10} h - \\log_{10} \\ell) \\, i / (n - 1)}, \\quad
+        v_0 = \\ell, \\; v_{n-1} = h
+
+    For a log-spaced sweep, which Hydra's override grammar has no syntax for (hydra#1944):
+    ``-m +i='range(20)'`` with ``final_lr: ${lr_logspace:1e-6,1e-3,20,${i}}``.
+
+    Examples:
+        >>> [logspace(1e-6, 1e-3, 4, i) for i in range(4)]
+        [1e-06, 1e-05, 0.0001, 0.001]
+    """
+    lo = check_lr(where, "low", low)
+    hi = check_lr(where, "high", high)
+    count = check_count(where, "num", num, minimum=2)
+    position = check_count(where, "index", index, minimum=0)
+    if position >= count:
+        raise bad_value(where, "index", "in [0, num)", {"index": index, "num": count})
+    if position == 0:
+        return lo
+    if position == count - 1:
+        return hi
+    start, stop = math.log10(lo), math.log10(hi)  # as numpy.logspace: round decades stay round
+    value: float = 10.0 ** (start + (stop - start) * position / (count - 1))
+    return value
 
 
 def lr_values(

@@ -23,6 +23,7 @@ __all__ = [
     "RESOLVERS",
     "lr_decay_steps",
     "lr_gamma",
+    "lr_logspace",
     "lr_milestones",
     "lr_step",
     "lr_values",
@@ -78,6 +79,15 @@ def lr_decay_steps(max_steps: object, warmup_steps: object = 0, final_lr_at: obj
     return bounds.decay_steps(max_steps, warmup_steps, final_lr_at, where="lr_decay_steps")
 
 
+def lr_logspace(low: object, high: object, num: object, index: object) -> float:
+    """``${lr_logspace:low,high,num,index}``: the index-th of num log-spaced values, exact at both ends.
+
+    >>> lr_logspace(1e-6, 1e-3, 4, 3)
+    0.001
+    """
+    return bounds.logspace(low, high, num, index, where="lr_logspace")
+
+
 def lr_values(initial_lr: object, final_lr: object, n_updates: object) -> list[float]:
     """``${lr_values:initial_lr,final_lr,n_updates}``: the n_updates + 1 LRs, ending exactly at final_lr.
 
@@ -93,6 +103,7 @@ RESOLVERS: Final[dict[str, Callable[..., Any]]] = {
     "lr_milestones": lr_milestones,
     "lr_values": lr_values,
     "lr_decay_steps": lr_decay_steps,
+    "lr_logspace": lr_logspace,
 }
 """Every resolver this package registers, by name."""
 
