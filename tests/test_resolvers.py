@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from itertools import pairwise
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -173,14 +174,24 @@ args = ANYTHING
 
 
 @settings(max_examples=600, deadline=None)
-@given(name=st.sampled_from(sorted(RESOLVERS)), a=args, b=args, c=args)
-def test_fuzzed_arguments_give_a_valid_value_or_our_error(name: str, a: object, b: object, c: object) -> None:
+@given(
+    name=st.sampled_from(sorted(RESOLVERS)),
+    a=args,
+    b=args,
+    c=args,
+    d=args,
+    at=st.sampled_from(["max_steps", "last_step"]),
+)
+def test_fuzzed_arguments_give_a_valid_value_or_our_error(
+    name: str, a: object, b: object, c: object, d: object, at: str
+) -> None:
+    calls = {
+        "lr_gamma": (a, b, c),
+        "lr_decay_steps": (a, b, at),
+        "lr_logspace": (a, b, c, d),
+    }
     try:
-        value = (
-            RESOLVERS[name](a, b, c)
-            if name == "lr_gamma"
-            else RESOLVERS[name](a, b, c if isinstance(c, int) else 0)
-        )
+        value = RESOLVERS[name](*calls.get(name, (a, b, c if isinstance(c, int) else 0)))
     except BoundedLRError:
         return
     if name == "lr_values":
@@ -188,14 +199,22 @@ def test_fuzzed_arguments_give_a_valid_value_or_our_error(name: str, a: object, 
         assert value[0] == a
         assert value[-1] == b
         assert all(y < x for x, y in pairwise(value)) or a == b
-        return
-    if name == "lr_gamma":
+    elif name == "lr_gamma":
         assert 0.0 < value <= 1.0
         assert math.isclose(a * value ** int(c), b, rel_tol=1e-9)  # type: ignore[operator]
     elif name == "lr_step":
         assert type(value) is int
         assert value >= 1
+    elif name == "lr_decay_steps":
+        assert type(value) is int
+        assert value == int(a) - int(b) - (at == "last_step") >= 1  # type: ignore[call-overload]
+    elif name == "lr_logspace":
+        low, high, num, index = float(a), float(b), int(c), int(d)  # type: ignore[arg-type, call-overload]
+        assert 0 <= index < num
+        assert min(low, high) * (1 - 1e-12) <= value <= max(low, high) * (1 + 1e-12)
+        assert value == pytest.approx(10 ** np.linspace(np.log10(low), np.log10(high), num)[index], rel=1e-9)
     else:
+        assert name == "lr_milestones"
         assert len(value) == int(b)  # type: ignore[call-overload]
         assert all(x < y for x, y in pairwise(value))
         assert value[0] > 0
