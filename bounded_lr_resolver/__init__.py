@@ -26,6 +26,7 @@ __all__ = [
     "ResumeMismatchError",
     "Schedule",
     "build_scheduler",
+    "check_same_across_ranks",
     "gamma",
     "instantiate_trusted",
     "lightning_scheduler",
@@ -59,6 +60,7 @@ _HOME = {
     "lr_curve": "curve",
     "instantiate_trusted": "trusted",
     "lightning_scheduler": "lightning",
+    "check_same_across_ranks": "distributed",
     "trust_our_callbacks": "trusted",
     "BoundedLRError": "errors",
     "BoundsError": "errors",
@@ -70,6 +72,7 @@ _HOME = {
 if TYPE_CHECKING:
     from bounded_lr_resolver.bounds import Schedule, gamma, milestones, step_size
     from bounded_lr_resolver.curve import lr_curve
+    from bounded_lr_resolver.distributed import check_same_across_ranks
     from bounded_lr_resolver.errors import (
         BoundedLRError,
         BoundsError,
