@@ -33,6 +33,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from bounded_lr_resolver.files import atomic_write_text
+from bounded_lr_resolver.preflight import SweepPreflight
 from bounded_lr_resolver.record import resolved_yaml
 from bounded_lr_resolver.sweep import end_sweep, finish_job, lock, start_job, start_sweep, sweep_jobs
 from bounded_lr_resolver.sweep_report import RESULT_FILE, read_job, schedule_from, write_report
@@ -40,6 +41,7 @@ from bounded_lr_resolver.sweep_report import RESULT_FILE, read_job, schedule_fro
 __all__ = [
     "RESULT_FILE",
     "SaveResolvedConfig",
+    "SweepPreflight",
     "SweepReport",
     "failed_writes",
     "resolved_yaml",
@@ -119,6 +121,8 @@ class SweepReport(Callback):
 
     def report(self, sweep_dir: Path, at_end: bool = True) -> None:
         """Rebuild the report from the sweep's job records (the PNG when every job has ended)."""
+        if not sweep_dir.is_dir():  # nothing was launched (e.g. SweepPreflight stopped the sweep)
+            return
         with lock(sweep_dir):
             sweep, entries = sweep_jobs(sweep_dir, self.sweep_id)
             jobs = [self._job(sweep_dir, folder, record) for folder, record in entries]

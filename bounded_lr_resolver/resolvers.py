@@ -111,15 +111,21 @@ RESOLVERS: Final[dict[str, Callable[..., Any]]] = {
 _HAS_NEW_API: Final = "annotation_validation" in inspect.signature(OmegaConf.register_resolver).parameters
 
 
-def _lr_milestones_node(*args: Any) -> ListConfig:
-    """lr_milestones as a ListConfig: OmegaConf <= 2.3's ``OmegaConf.resolve()`` (which
-    ``--cfg job --resolve`` and ``instantiate`` use) refuses a plain list in an untyped node."""
-    return ListConfig(lr_milestones(*args))
+def _as_node(values: list[Any], node: object) -> list[Any] | ListConfig:
+    """A list for a typed list field (cheap), a ListConfig for an untyped node: OmegaConf <= 2.3's
+    ``OmegaConf.resolve()`` (which ``--cfg job --resolve`` and ``instantiate`` use) refuses a plain
+    list there. Building a ListConfig for a typed field would make every compose pay for its nodes."""
+    return values if isinstance(node, ListConfig) else ListConfig(values)
 
 
-def _lr_values_node(*args: Any) -> ListConfig:
-    """lr_values as a ListConfig (see :func:`_lr_milestones_node`)."""
-    return ListConfig(lr_values(*args))
+def _lr_milestones_node(*args: Any, _node_: object = None) -> list[Any] | ListConfig:
+    """lr_milestones on OmegaConf <= 2.3 (see :func:`_as_node`)."""
+    return _as_node(lr_milestones(*args), _node_)
+
+
+def _lr_values_node(*args: Any, _node_: object = None) -> list[Any] | ListConfig:
+    """lr_values on OmegaConf <= 2.3 (see :func:`_as_node`)."""
+    return _as_node(lr_values(*args), _node_)
 
 
 # Module-level functions, so that the registry Hydra carries to launcher workers (pickled by

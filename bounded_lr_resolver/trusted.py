@@ -39,6 +39,7 @@ TRUSTED_TARGETS: Final = ("bounded_lr_resolver.build_scheduler",)
 
 TRUSTED_CALLBACKS: Final = (
     "bounded_lr_resolver.callbacks.SaveResolvedConfig",
+    "bounded_lr_resolver.callbacks.SweepPreflight",
     "bounded_lr_resolver.callbacks.SweepReport",
 )
 """This package's Hydra callbacks, by the exact ``_target_`` a config names them with."""

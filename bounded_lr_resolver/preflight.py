@@ -1,0 +1,106 @@
+"""Check every job of a sweep before any of them starts: :class:`SweepPreflight`, a Hydra callback.
+
+A sweep over bounds (``-m scheduler.final_lr=1e-3,0.5,1e-5``) that holds one bad value fails
+hours in, after the good jobs ran, or on a cluster after the submission. ``SweepPreflight``
+expands the sweep the way Hydra's basic sweeper does (lists, ``range``, ``choice``, ``glob``),
+composes every job's config with Hydra's own config loader, and resolves what this package
+derives: every ``${lr_*:...}`` interpolation, and every ``bounded_lr_resolver.build_scheduler``
+node (its derived keys checked against its bounds, as the scheduler would). If any job is bad it
+prints one table of every bad job (its number, overrides and error) and stops the sweep before
+anything is launched: no job folder, no submission. Hydra turns a callback's exception into a
+warning, so it stops the sweep by exiting with status 1.
+
+Sweepers that sample as they go (Optuna) cannot be expanded in advance: for those, the base
+config (the command line's non-sweep overrides) is checked, and each sampled job is checked by
+the job itself.
+
+Add it to an app's config (the ``bounded-lr`` job has it on by default), before other callbacks::
+
+    hydra:
+      callbacks:
+        preflight:
+          _target_: bounded_lr_resolver.callbacks.SweepPreflight
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from hydra import compose
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, ListConfig, OmegaConf
+
+from bounded_lr_resolver.sweep import expected_jobs
+
+__all__ = ["SweepPreflight", "check_job_config"]
+
+_TARGET = "bounded_lr_resolver.build_scheduler"
+
+
+def _paths(node: Any, path: str = "") -> list[tuple[str, Any]]:
+    """Every ``(dotted path, unresolved value)`` below ``node`` that this package derives or builds."""
+    found: list[tuple[str, Any]] = []
+    if isinstance(node, dict):
+        if node.get("_target_") == _TARGET:
+            return [(path, node)]
+        for key, value in node.items():
+            found += _paths(value, f"{path}.{key}" if path else str(key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found += _paths(value, f"{path}[{index}]")
+    elif isinstance(node, str) and "${lr_" in node:
+        found.append((path, node))
+    return found
+
+
+def check_job_config(config: DictConfig) -> None:
+    """Resolve every ``${lr_*}`` value and check every ``build_scheduler`` node of one job's config."""
+    from bounded_lr_resolver.factory import build_scheduler
+
+    raw = OmegaConf.to_container(config, resolve=False)
+    for path, value in _paths(raw):
+        if isinstance(value, dict):  # a scheduler node: built without an optimizer, derived keys checked
+            node = OmegaConf.select(config, path)
+            fields = OmegaConf.to_container(node, resolve=True)
+            assert isinstance(fields, dict)
+            build_scheduler(**{str(k): v for k, v in fields.items() if not str(k).startswith("_")})
+        else:
+            resolved = OmegaConf.select(config, path, throw_on_resolution_failure=True)
+            if isinstance(resolved, (DictConfig, ListConfig)):
+                OmegaConf.to_container(resolved, resolve=True)
+
+
+def _reason(error: BaseException) -> str:
+    """The innermost message (our error inside OmegaConf's and Hydra's wrappers), on one line."""
+    from bounded_lr_resolver.errors import BoundedLRError
+
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, BoundedLRError):
+            return str(seen)
+        seen = seen.__cause__ or seen.__context__
+    return " ".join(f"{type(error).__name__}: {error}".split())
+
+
+class SweepPreflight(Callback):
+    """Compose and check every job of a sweep in ``on_multirun_start``; exit 1 listing the bad ones."""
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        jobs = expected_jobs(config)
+        if jobs is None:  # a sampling sweeper: its jobs do not exist yet
+            jobs = [[str(item) for item in config.hydra.overrides.task if "," not in str(item)]]
+        name = str(config.hydra.job.config_name)
+        bad = []
+        for number, overrides in enumerate(jobs):
+            try:
+                check_job_config(compose(config_name=name, overrides=overrides))
+            except Exception as error:  # any failure to compose or resolve is this job's problem
+                bad.append((number, overrides, _reason(error)))
+        if not bad:
+            return
+        lines = [f"SweepPreflight: {len(bad)} of {len(jobs)} jobs are bad; nothing was launched.", ""]
+        lines.append(f"  {'job':>5}  overrides | error")
+        lines += [f"  {number:>5}  {' '.join(overrides)} | {reason}" for number, overrides, reason in bad]
+        print("\n".join(lines), file=sys.stderr, flush=True)
+        sys.exit(1)

@@ -1,0 +1,74 @@
+"""SweepPreflight: every job of a sweep is composed and checked before any of them starts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.conftest import run, run_app, write_app
+from tests.test_main_job import BOUNDED_LR
+
+CONFIG = """\
+defaults:
+  - bounded_lr@scheduler: multistep
+  - _self_
+scheduler:
+  max_steps: 100
+  n_updates: 3
+hydra:
+  callbacks:
+    preflight:
+      _target_: bounded_lr_resolver.callbacks.SweepPreflight
+    report:
+      _target_: bounded_lr_resolver.callbacks.SweepReport
+"""
+
+TRUST = "import bounded_lr_resolver\nbounded_lr_resolver.trust_our_callbacks()\n\n@hydra.main"
+
+
+def app(tmp_path: Path) -> Path:
+    made = write_app(tmp_path, "print('JOB RAN', cfg.scheduler.final_lr)", {"config.yaml": CONFIG})
+    made.write_text(made.read_text().replace("@hydra.main", TRUST, 1))
+    return made
+
+
+def test_a_bad_job_stops_the_sweep_before_anything_runs(tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep"
+    args = ["-m", f"hydra.sweep.dir={sweep}", "scheduler.final_lr=1e-3,0.5,1e-5", "scheduler.n_updates=3,200"]
+    result = run_app(app(tmp_path), *args, check=False)
+    assert result.returncode == 1
+    assert "JOB RAN" not in result.stdout
+    assert not sweep.exists()  # no job folder, no sweep record: nothing was launched
+    lines = result.stderr.splitlines()
+    assert "SweepPreflight: 4 of 6 jobs are bad; nothing was launched." in lines
+    assert (
+        "      2  scheduler.final_lr=0.5 scheduler.n_updates=3 | lr_gamma: final_lr must be in "
+        "(0, initial_lr], got final_lr=0.5, initial_lr=0.1. A bounded decay ends at or below where it "
+        "starts; were the two swapped?"
+    ) in lines
+    assert any(
+        line.startswith(
+            "      1  scheduler.final_lr=0.001 scheduler.n_updates=200 | lr_milestones: n_updates must be"
+        )
+        for line in lines
+    ), lines
+
+
+def test_a_good_sweep_runs_as_before(tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep"
+    result = run_app(app(tmp_path), "-m", f"hydra.sweep.dir={sweep}", "scheduler.final_lr=1e-3,1e-5")
+    assert result.stdout.count("JOB RAN") == 2
+    assert (sweep / "sweep_report.csv").is_file()
+
+
+def test_the_main_job_checks_its_sweeps(tmp_path: Path) -> None:
+    args = [
+        BOUNDED_LR,
+        "-m",
+        f"hydra.sweep.dir={tmp_path / 'sweep'}",
+        "scheduler.final_lr=1e-3,0.2",
+        "plot=false",
+    ]
+    result = run(args, cwd=tmp_path, check=False)
+    assert result.returncode == 1
+    assert "SweepPreflight: 1 of 2 jobs are bad; nothing was launched." in result.stderr
+    assert not (tmp_path / "sweep").exists()
