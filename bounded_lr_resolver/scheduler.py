@@ -78,6 +78,8 @@ class BoundedLR(LRScheduler):
         self._versions: list[int] = []  # each tensor LR's version counter right after that write
         # (lr_at, base, factor, tensor) per group, for the hot path; rebuilt when the plan changes
         self._entries: list[tuple[Any, float, float, torch.Tensor | None]] = []
+        # groups a loaded checkpoint had adopted that the optimizer has not re-added yet
+        self._pending: list[tuple[Schedule, float, float]] = []
         super().__init__(optimizer, last_epoch)
 
     @property
@@ -189,13 +191,21 @@ class BoundedLR(LRScheduler):
         self._entries = []  # factors or groups changed: rebuilt at the next write
 
     def _adopt(self, index: int, lr: object) -> tuple[tuple[Schedule, float], float, torch.Tensor | None]:
-        """A group added after the build: it follows the main schedule at its own ratio."""
+        """A group added after the build: it follows the main schedule at its own ratio.
+
+        A group that a loaded checkpoint had adopted, re-added after the load (as Lightning's
+        BackboneFinetuning does on a resume), takes its base LR and factor from the checkpoint.
+        """
         check_group_lr("BoundedLR.step", index, lr)
+        tensor = lr if isinstance(lr, torch.Tensor) else None
+        if self._pending:
+            pending_schedule, pending_base, pending_factor = self._pending.pop(0)
+            return (pending_schedule, pending_base), pending_factor, tensor
         schedule, base = self._plan[_main(self.base_lrs_exact)]
         value = float(lr)  # type: ignore[arg-type]
         now = schedule.lr_at(max(self.last_epoch, 0), base)
         entry, factor = ((schedule, value), 1.0) if now == 0.0 else ((schedule, base), value / now)
-        return entry, factor, lr if isinstance(lr, torch.Tensor) else None
+        return entry, factor, tensor
 
     def _write(self, step: int) -> None:
         """Write every group's LR for ``step`` (filling tensor LRs in place); remember what was written.
@@ -255,7 +265,8 @@ class BoundedLR(LRScheduler):
                 for (_, base), factor in zip(
                     self._plan[self._declared :], self._factors[self._declared :], strict=True
                 )
-            ],
+            ]
+            + [{"base_lr": base, "factor": factor} for _, base, factor in self._pending],
         }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
@@ -274,21 +285,16 @@ class BoundedLR(LRScheduler):
         groups = self.optimizer.param_groups
         main = self._plan[_main(self.base_lrs_exact)][0]
         adopted = state["adopted"]
-        if self._declared + len(adopted) > len(groups):
-            raise bad_value(
-                _LOAD,
-                "adopted",
-                "param groups the optimizer has (add them before loading the scheduler)",
-                {"groups in checkpoint": self._declared + len(adopted), "optimizer groups": len(groups)},
-            )
-        for index in range(self._declared, self._declared + len(adopted)):
+        present = min(len(adopted), len(groups) - self._declared)  # the others join when added
+        for index in range(self._declared, self._declared + present):
             check_group_lr(_LOAD, index, groups[index]["lr"])
-        self._plan = self._plan[: self._declared] + [(main, entry["base_lr"]) for entry in adopted]
-        self._factors = state["factors"] + [entry["factor"] for entry in adopted]
+        self._pending = [(main, entry["base_lr"], entry["factor"]) for entry in adopted[present:]]
+        self._plan = self._plan[: self._declared] + [(main, entry["base_lr"]) for entry in adopted[:present]]
+        self._factors = state["factors"] + [entry["factor"] for entry in adopted[:present]]
         self._entries = []
         self._lr_tensors = self._lr_tensors[: self._declared] + [
             groups[index]["lr"] if isinstance(groups[index]["lr"], torch.Tensor) else None
-            for index in range(self._declared, self._declared + len(adopted))
+            for index in range(self._declared, self._declared + present)
         ]
         self.last_epoch = state["last_epoch"]
         self._step_count = state["_step_count"]

@@ -394,3 +394,38 @@ def test_repr_names_the_kind_and_bounds() -> None:
         "BoundedLR(initial_lr=0.1, final_lr=0.0001, max_steps=100, n_updates=6, kind='multistep', "
         "final_lr_at='max_steps', warmup_steps=0, warmup_start_factor=0.0, param_groups=2, step=0)"
     )
+
+
+@pytest.mark.parametrize("order", ["group-then-load", "load-then-group"])
+def test_resume_with_an_added_group_either_order_is_bitwise(order: str) -> None:
+    """BackboneFinetuning re-adds its group on a resume; before or after the scheduler loads, same LRs."""
+
+    def backbone(lr: float) -> dict[str, Any]:
+        return {"params": [torch.nn.Parameter(torch.zeros(1))], "lr": lr}
+
+    optimizer = sgd(0.1)
+    scheduler = ours(optimizer)
+    whole = []
+    for t in range(100):
+        if t == 30:
+            optimizer.add_param_group(backbone(lrs(optimizer)[0] / 10))
+        if t == 50:
+            state, group_lr = scheduler.state_dict(), lrs(optimizer)[1]
+        optimizer.step()
+        scheduler.step()
+        whole.append(lrs(optimizer))
+    resumed_optimizer = sgd(0.1)
+    resumed = ours(resumed_optimizer)
+    if order == "group-then-load":
+        resumed_optimizer.add_param_group(backbone(group_lr))
+        resumed.load_state_dict(state)
+    else:
+        resumed.load_state_dict(state)
+        assert resumed.state_dict()["adopted"] == state["adopted"]  # kept while waiting for the group
+        resumed_optimizer.add_param_group(backbone(group_lr))
+    tail = []
+    for _ in range(50, 100):
+        resumed_optimizer.step()
+        resumed.step()
+        tail.append(lrs(resumed_optimizer))
+    assert tail == whole[50:]
