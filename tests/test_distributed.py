@@ -64,7 +64,10 @@ except BoundsError as error:
     out["error"] = str(error)
 with open(f"{folder}/rank{rank}.json", "w") as stream:
     json.dump(out, stream)
-dist.destroy_process_group()
+dist.barrier()  # every collective of both ranks is done
+# gloo's threads can abort the interpreter's teardown under load ("terminate called without an
+# active exception", seen once in 10 runs on 2 busy cores); the results are written, so skip it
+os._exit(0)
 """
 
 
