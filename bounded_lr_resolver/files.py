@@ -58,19 +58,27 @@ def _sigterm_cleans_up() -> Iterator[None]:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
+def _naming(error: OSError, path: Path) -> OSError:
+    """The same error, naming the file the caller asked for rather than the temporary one."""
+    return type(error)(error.errno, error.strerror, str(path))
+
+
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     """Call ``write(temporary)``, then rename the temporary file to ``path`` (mode as per umask)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with _sigterm_cleans_up():
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+        try:
+            handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+        except OSError as error:  # a read-only or full folder: name the file asked for
+            raise _naming(error, path) from error
         os.close(handle)
         try:
             write(Path(temporary))
             os.chmod(temporary, 0o666 & ~_umask())
             os.replace(temporary, path)
-        except OSError as error:  # name the file the caller asked for, not the temporary one
+        except OSError as error:
             Path(temporary).unlink(missing_ok=True)
-            raise type(error)(error.errno, error.strerror, str(path)) from error
+            raise _naming(error, path) from error
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
