@@ -25,13 +25,12 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, ListConfig
-from omegaconf.errors import OmegaConfBaseException
 from packaging.version import Version
 
 from bounded_lr_resolver.bounds import Schedule, check_count, check_lr
 from bounded_lr_resolver.callbacks import failed_writes
 from bounded_lr_resolver.curve import lr_curve
-from bounded_lr_resolver.errors import BoundedLRError, BoundsError, bad_type
+from bounded_lr_resolver.errors import BoundsError, bad_type, package_error
 from bounded_lr_resolver.preview import Preview, preview
 from bounded_lr_resolver.report import check_bounds, csv_steps, key_steps, summary, write_csv, write_png
 from bounded_lr_resolver.scheduler import BoundedLR
@@ -195,7 +194,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         text += f"\n  final loss   {result['final_loss']:.6g}  (MSE on all {cfg.task.samples} samples)"
     print(text, flush=True)
     steps = csv_steps(view)
-    write_csv(out / "schedule.csv", steps, {"lr": view.lrs[np.searchsorted(view.steps, steps)]})
+    write_csv(out / "schedule.csv", steps, {"lr": view.lrs_at(steps)})
     if cfg.plot:
         title = (
             f"{schedule.kind}: {schedule.initial_lr:g} -> {schedule.final_lr:g} in {schedule.count} decays "
@@ -213,31 +212,13 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     return result
 
 
-def _our_error(error: BaseException) -> tuple[BoundedLRError, str | None] | None:
-    """The package error at the root of ``error`` (Hydra and OmegaConf wrap it), with its config key."""
-    key = None
-    seen: BaseException | None = error
-    while seen is not None:
-        if isinstance(seen, OmegaConfBaseException) and getattr(seen, "full_key", None):
-            key = key or str(seen.full_key)
-        if isinstance(seen, BoundedLRError):
-            return seen, key
-        seen = seen.__cause__ or seen.__context__
-    return None
-
-
 def _failure(error: BaseException) -> str | None:
     """Our one-message form of ``error`` (a package error with its config key, or a failed write)."""
-    found = _our_error(error)
-    if found is not None:
-        ours, key = found
+    ours, key = package_error(error)
+    if ours is not None:
         return f"{ours}" + (f"\n    config key: {key}" if key else "")
-    if isinstance(error, OSError):
-        lost = [f"{path}: {why}" for path, why in failed_writes if str(why) == str(error)]
-        if error.filename:
-            return f"{_JOB}: could not write {error.filename}: {error.strerror} (a previous file is intact)"
-        if lost:
-            return f"{_JOB}: could not write {lost[0]} (a previous file is intact)"
+    if isinstance(error, OSError) and error.filename:
+        return f"{_JOB}: could not write {error.filename}: {error.strerror} (a previous file is intact)"
     return None
 
 
@@ -251,9 +232,9 @@ def _task(cfg: DictConfig) -> float | None:
     """
     out = Path(HydraConfig.get().runtime.output_dir)
     try:
-        for path, why in failed_writes:
-            if path.parent == out:
-                raise OSError(why)  # the reason as the callback saw it; the message names the file
+        for lost in failed_writes:
+            if Path(lost.filename).parent == out:
+                raise lost  # the callback's own error, which names the file
         final_loss: float | None = run(cfg).get("final_loss")
     except Exception as error:
         message = _failure(error)

@@ -51,9 +51,10 @@ __all__ = [
 
 _log = logging.getLogger(__name__)
 
-failed_writes: list[tuple[Path, str]] = []
-"""Files our callbacks could not write in this process, with the reason. Hydra turns a callback's
-exception into a warning and lets the job exit 0; the ``bounded-lr`` job checks this list."""
+failed_writes: list[OSError] = []
+"""The errors of the files our callbacks could not write in this process (each names its file).
+Hydra turns a callback's exception into a warning and lets the job exit 0; the ``bounded-lr`` job
+checks this list."""
 
 
 class SaveResolvedConfig(Callback):
@@ -76,7 +77,7 @@ class SaveResolvedConfig(Callback):
             atomic_write_text(path, text)
         except OSError as error:
             _log.error("SaveResolvedConfig: could not write %s (a previous file is intact): %s", path, error)
-            failed_writes.append((path, str(error)))
+            failed_writes.append(error)
             raise
 
 

@@ -20,6 +20,7 @@ __all__ = [
     "UntrustedTargetError",
     "bad_type",
     "bad_value",
+    "package_error",
 ]
 
 
@@ -80,3 +81,17 @@ def bad_type(
     got: dict[str, object] = {name: value}
     message = _format(where, name, rule, got, None) + f" ({type(value).__name__})"
     return BoundsTypeError(f"{message}. {hint}" if hint else message)
+
+
+def package_error(error: BaseException) -> tuple[BoundedLRError | None, str | None]:
+    """This package's error inside ``error`` (OmegaConf and Hydra wrap it), and the config key
+    (``full_key``) the first wrapper on the way names; ``(None, key)`` if there is none."""
+    key = None
+    seen: BaseException | None = error
+    while seen is not None:
+        named = getattr(seen, "full_key", None)  # OmegaConf's errors carry the config key
+        key = key or (str(named) if named else None)
+        if isinstance(seen, BoundedLRError):
+            return seen, key
+        seen = seen.__cause__ or seen.__context__
+    return None, key

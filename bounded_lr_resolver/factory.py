@@ -224,8 +224,10 @@ def build_scheduler(  # type: ignore[misc]  # overloads: keyword bounds, narrowe
         if _complete(bounds):  # a hand-edited derived key is caught as soon as the config is read
             _check_derived(_schedules(bounds), gamma, step_size, milestones)
         return functools.partial(build_scheduler, **bounds, **derived, derived_from=_plain(bounds))
-    if derived_from is not None and _plain(bounds) != {**_plain(bounds), **derived_from}:
-        gamma = step_size = milestones = None  # derived from bounds this call replaced
+    if derived_from is not None:
+        current = _plain(bounds)
+        if any(current.get(key) != value for key, value in derived_from.items()):
+            gamma = step_size = milestones = None  # derived from bounds this call replaced
     if not isinstance(optimizer, Optimizer):
         raise bad_type(_WHERE, "optimizer", "a torch.optim.Optimizer", optimizer)
     for index, group in enumerate(optimizer.param_groups):

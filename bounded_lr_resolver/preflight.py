@@ -31,6 +31,7 @@ from hydra import compose
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from bounded_lr_resolver.errors import package_error
 from bounded_lr_resolver.sweep import expected_jobs
 
 __all__ = ["SweepPreflight", "check_job_config"]
@@ -73,14 +74,8 @@ def check_job_config(config: DictConfig) -> None:
 
 def _reason(error: BaseException) -> str:
     """The innermost message (our error inside OmegaConf's and Hydra's wrappers), on one line."""
-    from bounded_lr_resolver.errors import BoundedLRError
-
-    seen: BaseException | None = error
-    while seen is not None:
-        if isinstance(seen, BoundedLRError):
-            return str(seen)
-        seen = seen.__cause__ or seen.__context__
-    return " ".join(f"{type(error).__name__}: {error}".split())
+    ours, _ = package_error(error)
+    return str(ours) if ours is not None else " ".join(f"{type(error).__name__}: {error}".split())
 
 
 class SweepPreflight(Callback):

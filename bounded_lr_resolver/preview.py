@@ -34,6 +34,10 @@ class Preview:
     lrs: npt.NDArray[np.float64]
     exhaustive: bool  # every step where the LR changes is in ``steps``
 
+    def lrs_at(self, steps: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+        """The LRs at ``steps``, each one of :attr:`steps` (as ``report.csv_steps`` picks them)."""
+        return self.lrs[np.searchsorted(self.steps, steps)]
+
     def at(self, step: int) -> float:
         """The LR at ``step``, which must be one of :attr:`steps` (every key step is)."""
         index = int(np.searchsorted(self.steps, step))

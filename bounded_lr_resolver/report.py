@@ -179,8 +179,7 @@ def write_png(
     for label, view in curves.items():
         schedule = view.schedule
         steps = csv_steps(view, max_rows=5_000)
-        lrs = view.lrs[np.searchsorted(view.steps, steps)]
-        line = axes.step(steps, lrs, where="post", label=label, linewidth=1.6)[0]
+        line = axes.step(steps, view.lrs_at(steps), where="post", label=label, linewidth=1.6)[0]
         color = line.get_color()
         axes.axhline(schedule.initial_lr, color=color, linestyle=":", linewidth=0.9)
         axes.axhline(schedule.final_lr, color=color, linestyle="--", linewidth=0.9)

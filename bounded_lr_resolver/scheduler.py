@@ -71,9 +71,7 @@ class BoundedLR(LRScheduler):
         self._factors = [1.0] * len(self._plan)
         # The tensors behind tensor LRs: compiled graphs hold them, so every write fills these same
         # objects in place (older torch versions assign a float over them in their own step()).
-        self._lr_tensors: list[torch.Tensor | None] = [
-            group["lr"] if isinstance(group["lr"], torch.Tensor) else None for group in groups
-        ]
+        self._lr_tensors: list[torch.Tensor | None] = [_tensor(group["lr"]) for group in groups]
         self._written: list[float] | None = None  # the LR last written into each group (float64)
         self._versions: list[int] = []  # each tensor LR's version counter right after that write
         # (lr_at, base, factor, tensor) per group, for the hot path; rebuilt when the plan changes
@@ -197,7 +195,7 @@ class BoundedLR(LRScheduler):
         BackboneFinetuning does on a resume), takes its base LR and factor from the checkpoint.
         """
         check_group_lr("BoundedLR.step", index, lr)
-        tensor = lr if isinstance(lr, torch.Tensor) else None
+        tensor = _tensor(lr)
         if self._pending:
             pending_schedule, pending_base, pending_factor = self._pending.pop(0)
             return (pending_schedule, pending_base), pending_factor, tensor
@@ -293,8 +291,7 @@ class BoundedLR(LRScheduler):
         self._factors = state["factors"] + [entry["factor"] for entry in adopted[:present]]
         self._entries = []
         self._lr_tensors = self._lr_tensors[: self._declared] + [
-            groups[index]["lr"] if isinstance(groups[index]["lr"], torch.Tensor) else None
-            for index in range(self._declared, self._declared + present)
+            _tensor(groups[index]["lr"]) for index in range(self._declared, self._declared + present)
         ]
         self.last_epoch = state["last_epoch"]
         self._step_count = state["_step_count"]
@@ -305,6 +302,11 @@ class BoundedLR(LRScheduler):
 def _main(bases: Sequence[float]) -> int:
     """The group whose base LR is the largest (the one at initial_lr)."""
     return max(range(len(bases)), key=bases.__getitem__)
+
+
+def _tensor(lr: object) -> torch.Tensor | None:
+    """The tensor behind a group's lr (filled in place on every write), or None for a float lr."""
+    return lr if isinstance(lr, torch.Tensor) else None
 
 
 def _as_stored(tensor: torch.Tensor, lr: float) -> torch.Tensor:

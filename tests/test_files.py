@@ -73,9 +73,10 @@ def test_read_only_folder_keeps_the_old_record_and_says_which_file(tmp_path: Pat
         subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True)
         config = OmegaConf.create({"x": 1, "hydra": {"runtime": {"output_dir": str(folder)}}})
         before = len(failed_writes)
-        with pytest.raises(OSError, match="Read-only file system"):
+        with pytest.raises(OSError, match="Read-only file system") as caught:
             SaveResolvedConfig().on_job_start(config)
-        assert failed_writes[before:] == [(folder / "resolved_config.yaml", failed_writes[-1][1])]
+        assert failed_writes[before:] == [caught.value]  # recorded for the main job, naming the file
+        assert caught.value.filename == str(folder / "resolved_config.yaml")
         assert (folder / "resolved_config.yaml").read_text() == "complete: true\n"
         del failed_writes[before:]
 
