@@ -1,4 +1,4 @@
-"""bounded-lr-resolver: declare an LR range, get exact, validated step-decay schedulers.
+"""bounded-lr-resolver: declare an LR range, get exact, validated LR schedulers (step decay and shapes).
 
 Public API (imported lazily, so ``import bounded_lr_resolver`` stays cheap and torch is only
 loaded when the scheduler is used):
@@ -35,6 +35,7 @@ __all__ = [
     "lr_gamma",
     "lr_logspace",
     "lr_milestones",
+    "lr_ratio",
     "lr_step",
     "lr_values",
     "milestones",
@@ -53,7 +54,8 @@ _HOME = {
     "lr_values": "resolvers",
     "lr_decay_steps": "resolvers",
     "lr_logspace": "resolvers",
-    "Schedule": "bounds",
+    "lr_ratio": "resolvers",
+    "Schedule": "schedule",
     "gamma": "bounds",
     "step_size": "bounds",
     "milestones": "bounds",
@@ -70,7 +72,7 @@ _HOME = {
 }
 
 if TYPE_CHECKING:
-    from bounded_lr_resolver.bounds import Schedule, gamma, milestones, step_size
+    from bounded_lr_resolver.bounds import gamma, milestones, step_size
     from bounded_lr_resolver.curve import lr_curve
     from bounded_lr_resolver.distributed import check_same_across_ranks
     from bounded_lr_resolver.errors import (
@@ -87,10 +89,12 @@ if TYPE_CHECKING:
         lr_gamma,
         lr_logspace,
         lr_milestones,
+        lr_ratio,
         lr_step,
         lr_values,
         register_resolvers,
     )
+    from bounded_lr_resolver.schedule import Schedule
     from bounded_lr_resolver.scheduler import BoundedLR
     from bounded_lr_resolver.trusted import instantiate_trusted, trust_our_callbacks
 

@@ -27,12 +27,13 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, ListConfig
 from packaging.version import Version
 
-from bounded_lr_resolver.bounds import Schedule, check_count, check_lr
+from bounded_lr_resolver.bounds import check_count, check_lr
 from bounded_lr_resolver.callbacks import failed_writes
 from bounded_lr_resolver.curve import lr_curve
 from bounded_lr_resolver.errors import BoundsError, bad_type, package_error
 from bounded_lr_resolver.preview import Preview, preview
 from bounded_lr_resolver.report import check_bounds, csv_steps, key_steps, summary, write_csv, write_png
+from bounded_lr_resolver.schedule import Schedule
 from bounded_lr_resolver.scheduler import BoundedLR
 from bounded_lr_resolver.sweep_report import schedule_from
 from bounded_lr_resolver.train import train
@@ -197,10 +198,17 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     write_csv(out / "schedule.csv", steps, {"lr": view.lrs_at(steps)})
     if cfg.plot:
         title = (
-            f"{schedule.kind}: {schedule.initial_lr:g} -> {schedule.final_lr:g} in {schedule.count} decays "
-            f"over {schedule.max_steps} steps (gamma={schedule.gamma:.6g}, final_lr_at={schedule.final_lr_at}"
-            + (f", warmup={schedule.warmup_steps}" if schedule.warmup_steps else "")
-            + ")"
+            f"{schedule.kind}: {schedule.initial_lr:g} -> {schedule.final_lr:g} "
+            + (
+                f"in {schedule.count} decays over {schedule.max_steps} steps (gamma={schedule.gamma:.6g}, "
+                if schedule.stepwise
+                else f"over {schedule.max_steps} steps ("
+            )
+            + (
+                f"final_lr_at={schedule.final_lr_at}"
+                + (f", warmup={schedule.warmup_steps}" if schedule.warmup_steps else "")
+                + ")"
+            )
         )
         write_png(out / "schedule.png", {"lr": view}, title)
     result.update(gamma=schedule.gamma, check=check, verdict=verdict)

@@ -1,9 +1,10 @@
-"""The pure core: validate LR bounds and derive gamma, step size, milestones and the LR at any step.
+"""The pure core: validate LR bounds and derive what the resolvers give (gamma, step size, milestones...).
 
 This module imports neither torch nor omegaconf (nor numpy): the Hydra plugin imports it in every
-Hydra app on the machine, so it must stay cheap. Every other module builds on these functions.
+Hydra app on the machine, so it must stay cheap. :mod:`bounded_lr_resolver.schedule` (the LR at
+any step) builds on these checks and derivations.
 
-The schedule, in one formula. With ``W = warmup_steps``, ``D = max_steps - W`` decay steps,
+The step kinds, in one formula. With ``W = warmup_steps``, ``D = max_steps - W`` decay steps,
 ``m = n_updates`` decays and ``P`` plateaus (``P = m`` when the LR reaches ``final_lr`` after
 ``max_steps`` scheduler steps, the seed's and torch's convention; ``P = m + 1`` when the last
 training step, ``max_steps - 1``, already trains at ``final_lr``):
@@ -29,34 +30,38 @@ from __future__ import annotations
 import math
 import operator
 import sys
-from dataclasses import dataclass, field, fields
-from typing import Final, Literal
+from typing import Any, Final
 
 from bounded_lr_resolver.errors import bad_type, bad_value
 
 __all__ = [
+    "CONTINUOUS_KINDS",
     "FINAL_LR_AT",
     "KINDS",
     "LOW_POWERS",
     "MAX_COUNT",
     "MAX_MILESTONES",
-    "SCHEDULE_FIELDS",
-    "Schedule",
+    "STEP_KINDS",
     "check_count",
     "check_lr",
     "decay_steps",
+    "decayed",
     "gamma",
     "logspace",
+    "lr_ratio",
     "lr_values",
     "milestones",
     "step_size",
 ]
 
-Kind = Literal["step", "multistep", "exponential"]
-FinalLRAt = Literal["max_steps", "last_step"]
+STEP_KINDS: Final = ("step", "multistep", "exponential")
+"""Decays by a factor gamma: every ``step_size`` steps, at ``n_updates`` milestones, or every step."""
 
-KINDS: Final = ("step", "multistep", "exponential")
-"""The decay shapes: every ``step_size`` steps, at ``n_updates`` milestones, or every step."""
+CONTINUOUS_KINDS: Final = ("cosine", "linear", "polynomial", "wsd")
+"""Follow a shape of the decay's progress on every step (``wsd``: after a hold at ``initial_lr``)."""
+
+KINDS: Final = STEP_KINDS + CONTINUOUS_KINDS
+"""Every ``kind`` a schedule (and ``build_scheduler``, and the ``bounded_lr`` group) takes."""
 
 FINAL_LR_AT: Final = ("max_steps", "last_step")
 """When the LR equals ``final_lr``: after ``max_steps`` scheduler steps, or already at the last
@@ -446,7 +451,8 @@ def lr_values(
     """Return the ``n_updates + 1`` LRs of a step decay, ``initial_lr * gamma**i``, ending at final_lr.
 
     These are the ``values`` of a piecewise-constant schedule (Keras ``PiecewiseConstantDecay``)
-    whose ``boundaries`` are :func:`milestones`. They equal what :class:`Schedule` uses.
+    whose ``boundaries`` are :func:`milestones`. They equal, bit for bit, the LRs a step-kind
+    :class:`~bounded_lr_resolver.schedule.Schedule` uses (the same IEEE operations).
 
     Examples:
         >>> lr_values(0.1, 1e-4, 3)
@@ -457,176 +463,37 @@ def lr_values(
         rule = f"<= {MAX_MILESTONES} to build a list of values"
         raise bad_value(where, "n_updates", rule, {"n_updates": n_updates})
     eta0, eta_f = check_lr(where, "initial_lr", initial_lr), check_lr(where, "final_lr", final_lr)
-    schedule = Schedule(eta0, eta_f, max_steps=count, n_updates=count, kind="multistep", where=where)
-    # the LR after k scheduler steps of this one-step-per-decay schedule is the k-th value
-    return [schedule.lr_at(k) for k in range(schedule.count + 1)]
+    _check_range(where, eta0, eta_f)
+    factor = _derive_gamma(where, eta0, eta_f, count)
+    return [max(eta_f, eta0 * decayed(factor, k)) for k in range(count)] + [eta_f]
 
 
-@dataclass(frozen=True)
-class Schedule:
-    """A validated bounded schedule: warmup, then ``n_updates`` decays from initial_lr to final_lr.
+def decayed(factor: float, k: int) -> float:
+    """``factor**k`` as ``factor**(k - r) * factor**r`` with ``r = k % LOW_POWERS`` (see LOW_POWERS)."""
+    low = k & (LOW_POWERS - 1)
+    power: float = factor ** (k - low) * factor**low
+    return power
 
-    Construction validates every field (raising :class:`~bounded_lr_resolver.errors.BoundsError`
-    or :class:`~bounded_lr_resolver.errors.BoundsTypeError` with ``where`` in the message) and
-    normalizes counts to ints. For ``kind="exponential"``, ``n_updates`` may be ``None`` and is
-    then the number of decay steps (``max_steps - warmup_steps``, one less for ``"last_step"``).
+
+def lr_ratio(initial_lr: object, final_lr: object, *, where: str = "lr_ratio") -> float:
+    """Return ``final_lr / initial_lr``: the relative floor some APIs take instead of ``final_lr``.
+
+    For Keras ``CosineDecay(alpha=...)``, Composer ``alpha_f`` and Hugging Face ``min_lr_rate``.
+    Validated like every bound: both are learning rates and ``final_lr <= initial_lr``.
 
     Examples:
-        >>> s = Schedule(initial_lr=0.1, final_lr=1e-4, max_steps=12, n_updates=3)
-        >>> [s.lr_at(t) for t in (0, 4, 11, 12)] == [0.1, 0.1 * s.gamma, 0.1 * s.gamma**2, 1e-4]
-        True
-        >>> s = Schedule(initial_lr=0.1, final_lr=1e-4, max_steps=12, n_updates=3, final_lr_at="last_step")
-        >>> s.lr_at(11)
-        0.0001
+        >>> lr_ratio(0.1, 1e-4)
+        0.001
     """
-
-    initial_lr: float
-    final_lr: float
-    max_steps: int
-    n_updates: int | None
-    kind: Kind = "step"
-    final_lr_at: FinalLRAt = "max_steps"
-    warmup_steps: int = 0
-    warmup_start_factor: float = 0.0
-    where: str = field(default="Schedule", compare=False, repr=False)
-    # Derived in __post_init__ and kept flat so that lr_at, called on every scheduler step, is cheap.
-    _count: int = field(init=False, repr=False, compare=False)
-    _gamma: float = field(init=False, repr=False, compare=False)
-    _plateaus: int = field(init=False, repr=False, compare=False)
-    _decay_steps: int = field(init=False, repr=False, compare=False)
-    _low_powers: tuple[float, ...] = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        where = self.where
-        kind = _check_choice(where, "kind", self.kind, KINDS)
-        at = _check_choice(where, "final_lr_at", self.final_lr_at, FINAL_LR_AT)
-        eta0 = check_lr(where, "initial_lr", self.initial_lr)
-        eta_f = check_lr(where, "final_lr", self.final_lr)
-        steps = check_count(where, "max_steps", self.max_steps)
-        warmup = check_count(where, "warmup_steps", self.warmup_steps, minimum=0)
-        factor = _check_factor(where, "warmup_start_factor", self.warmup_start_factor)
-        _check_range(where, eta0, eta_f)
-        n_updates: object = self.n_updates
-        if kind == "exponential":
-            n_updates = self._exponential_updates(steps, warmup, at)
-        count = check_count(where, "n_updates", n_updates)
-        _check_phases(where, steps, count, warmup, at)
-        if kind == "step":
-            _check_divisible(where, steps, count, warmup, at)
-        factor_per_decay = _derive_gamma(where, eta0, eta_f, count)
-        for name, value in (
-            ("initial_lr", eta0),
-            ("final_lr", eta_f),
-            ("max_steps", steps),
-            ("n_updates", count),
-            ("warmup_steps", warmup),
-            ("warmup_start_factor", factor),
-            ("_gamma", factor_per_decay),
-            ("_count", count),
-            ("_plateaus", _plateaus(count, at)),
-            ("_decay_steps", steps - warmup),
-            ("_low_powers", tuple(factor_per_decay**r for r in range(LOW_POWERS))),
-        ):
-            object.__setattr__(self, name, value)
-
-    def _exponential_updates(self, steps: int, warmup: int, at: str) -> int:
-        derived = decay_steps(steps, warmup, at, where=self.where)
-        given = self.n_updates
-        if given is None:
-            return derived
-        count = check_count(self.where, "n_updates", given)
-        if count != derived:
-            what = "max_steps - warmup_steps" + (" - 1" if at == "last_step" else "")
-            raise bad_value(
-                self.where,
-                "n_updates",
-                f"{what} = {derived} for kind='exponential', which decays on every step",
-                {"n_updates": given, "max_steps": steps, "warmup_steps": warmup},
-                f"Set n_updates={derived} (or leave it out), or use kind='step' or 'multistep'",
-            )
-        return count
-
-    @property
-    def gamma(self) -> float:
-        """The per-decay factor ``(final_lr / initial_lr) ** (1 / n_updates)``."""
-        return self._gamma
-
-    @property
-    def count(self) -> int:
-        """``m``: the number of decays (``n_updates`` after normalization, never None)."""
-        return self._count
-
-    @property
-    def low_powers(self) -> tuple[float, ...]:
-        """``gamma**r`` for ``r < LOW_POWERS`` (see :data:`LOW_POWERS`)."""
-        return self._low_powers
-
-    @property
-    def decay_steps(self) -> int:
-        """``D = max_steps - warmup_steps``: the steps over which the decays are spread."""
-        return self._decay_steps
-
-    @property
-    def plateaus(self) -> int:
-        """``P``: ``n_updates`` or ``n_updates + 1`` for ``final_lr_at="last_step"``."""
-        return self._plateaus
-
-    @property
-    def step_size(self) -> int | None:
-        """Steps between decays when they are evenly spaced (always for ``kind="step"``), else None."""
-        size, rest = divmod(self.decay_steps, self.plateaus)
-        return None if rest else size
-
-    @property
-    def last_decay_step(self) -> int:
-        """The step at which the LR first equals ``final_lr``."""
-        return self.warmup_steps + (self.count * self.decay_steps) // self.plateaus
-
-    def milestones(self) -> list[int]:
-        """The decay steps, as :func:`milestones` gives them (including the warmup offset)."""
-        return milestones(self.max_steps, self.count, self.warmup_steps, self.final_lr_at, where=self.where)
-
-    def decays_at(self, step: int) -> int:
-        """How many decays have happened by scheduler step ``step`` (0 during warmup)."""
-        tau = step - self.warmup_steps
-        if tau < 0:
-            return 0
-        return min(self._count, ((tau + 1) * self._plateaus - 1) // self._decay_steps)
-
-    def ends(self, base_lr: float | None = None) -> tuple[float, float]:
-        """A param group's ``(start, end)`` LRs: ``base_lr`` and ``base_lr * final_lr / initial_lr``.
-
-        ``base_lr=None`` (or ``initial_lr`` itself) gives the declared bounds exactly.
-        """
-        if base_lr is None or base_lr == self.initial_lr:
-            return self.initial_lr, self.final_lr
-        return base_lr, base_lr * (self.final_lr / self.initial_lr)
-
-    def lr_at(self, step: int, base_lr: float | None = None) -> float:
-        """The LR after ``step`` scheduler steps, i.e. the LR that training step ``step`` uses.
-
-        Args:
-            step: a scheduler step count ``>= 0``. Past the end the LR holds at ``final_lr``.
-            base_lr: a param group's own initial LR; the group then ends at
-                ``base_lr * final_lr / initial_lr``. Defaults to ``initial_lr``.
-        """
-        base, final = self.ends(base_lr)
-        warmup = self.warmup_steps
-        if step < warmup:
-            if step < 0:
-                raise bad_value(self.where, "step", "a scheduler step count >= 0", {"step": step})
-            factor = self.warmup_start_factor
-            return base * (factor + (1.0 - factor) * step / warmup)
-        k = ((step - warmup + 1) * self._plateaus - 1) // self._decay_steps
-        if k >= self._count:
-            return final
-        low = k & (LOW_POWERS - 1)
-        return max(final, base * (self._gamma ** (k - low) * self._low_powers[low]))
-
-    def bounds(self) -> dict[str, object]:
-        """The declared fields as plain data (for checkpoints, summaries and CSV headers)."""
-        return {name: getattr(self, name) for name in SCHEDULE_FIELDS}
+    eta0, eta_f = check_lr(where, "initial_lr", initial_lr), check_lr(where, "final_lr", final_lr)
+    _check_range(where, eta0, eta_f)
+    return eta_f / eta0
 
 
-SCHEDULE_FIELDS: Final = tuple(f.name for f in fields(Schedule) if f.init and f.name != "where")
-"""The declared fields of a :class:`Schedule` (its constructor's arguments, ``where`` aside)."""
+def __getattr__(name: str) -> Any:
+    """``bounds.Schedule`` and ``bounds.SCHEDULE_FIELDS``, which lived here before the shapes: kept."""
+    if name in ("Schedule", "SCHEDULE_FIELDS"):
+        from bounded_lr_resolver import schedule
+
+        return getattr(schedule, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -19,9 +19,9 @@ from typing import Any, overload
 import torch
 from torch.optim import Optimizer
 
-from bounded_lr_resolver.bounds import Schedule
 from bounded_lr_resolver.checkpoint import FP32_RTOL
 from bounded_lr_resolver.errors import bad_type, bad_value
+from bounded_lr_resolver.schedule import Schedule
 from bounded_lr_resolver.scheduler import BoundedLR, check_group_lr
 
 __all__ = ["build_scheduler"]
@@ -110,6 +110,18 @@ def _check_derived(
 ) -> None:
     """Derived values shown in a config (gamma, step_size, milestones) must match what we derive."""
     for schedule, _ in plan:
+        if not schedule.stepwise:
+            given = {"gamma": gamma, "step_size": step_size, "milestones": milestones}
+            for name, value in given.items():
+                if value is not None:
+                    raise bad_value(
+                        _WHERE,
+                        name,
+                        f"left out for kind={schedule.kind!r} (it applies to the step kinds: "
+                        "step, multistep, exponential)",
+                        {name: value, "kind": schedule.kind},
+                    )
+            continue
         if gamma is not None and not (
             isinstance(gamma, (int, float)) and math.isclose(gamma, schedule.gamma, rel_tol=1e-12)
         ):
@@ -157,17 +169,20 @@ def build_scheduler(  # type: ignore[misc]  # overloads: keyword bounds, narrowe
     final_lr_at: str = "max_steps",
     warmup_steps: int = 0,
     warmup_start_factor: float = 0.0,
+    power: float | None = None,
+    decay_steps: int | None = None,
+    decay_shape: str | None = None,
     gamma: float | None = None,
     step_size: int | None = None,
     milestones: Sequence[int] | None = None,
     derived_from: Mapping[str, Any] | None = None,
 ) -> BoundedLR | functools.partial[BoundedLR]:
-    """Build a scheduler that decays from ``initial_lr`` to ``final_lr`` in ``n_updates`` decays.
+    """Build a scheduler that decays from ``initial_lr`` to ``final_lr``, exactly, in the shape ``kind``.
 
     .. math::
 
-        \\gamma = (\\eta_f / \\eta_0)^{1/m}, \\qquad \\eta(t) = \\eta_0 \\gamma^{k(t)}, \\qquad
-        \\eta(M) = \\eta_f \\text{ (or } \\eta(M - 1) = \\eta_f \\text{ with final\\_lr\\_at="last\\_step")}
+        \\eta(M) = \\eta_f \\text{ (or } \\eta(M - 1) = \\eta_f \\text{ with final\\_lr\\_at="last\\_step")},
+        \\qquad \\text{step kinds:} \\gamma = (\\eta_f / \\eta_0)^{1/m}, \\; \\eta(t) = \\eta_0 \\gamma^{k(t)}
 
     Usable as a Hydra ``_target_``. Without an optimizer (the shipped ``bounded_lr`` options) it
     checks the derived keys against the bounds now and returns ``functools.partial(build_scheduler,
@@ -183,13 +198,20 @@ def build_scheduler(  # type: ignore[misc]  # overloads: keyword bounds, narrowe
         max_steps: the training length in scheduler steps (one ``step()`` per optimizer step).
         n_updates: the number of decays. For ``kind="exponential"`` (a decay every step) leave it
             out, or give exactly ``max_steps - warmup_steps`` (one less with ``"last_step"``).
-        kind: ``"step"`` (evenly every ``step_size`` steps; the step count must divide evenly),
-            ``"multistep"`` (``n_updates`` evenly spread milestones, any ``max_steps``) or
-            ``"exponential"``.
+        kind: the step kinds ``"step"`` (evenly every ``step_size`` steps; the step count must
+            divide evenly), ``"multistep"`` (``n_updates`` evenly spread milestones, any
+            ``max_steps``) and ``"exponential"``; the continuous kinds ``"cosine"``, ``"linear"``,
+            ``"polynomial"`` and ``"wsd"`` (warmup, stable, decay), which take no ``n_updates``
+            (formulas in :mod:`bounded_lr_resolver.shapes`).
         final_lr_at: ``"max_steps"``: the LR is ``final_lr`` after ``max_steps`` steps (torch's
             convention); ``"last_step"``: the last training step ``max_steps - 1`` trains at it.
         warmup_steps: steps of linear warmup before the decay, in ``[0, max_steps)``.
         warmup_start_factor: the warmup starts at ``initial_lr * warmup_start_factor``.
+        power: ``kind="polynomial"`` only: the exponent of ``(1 - x)``, a number > 0 (default 1.0).
+        decay_steps: ``kind="wsd"`` only: the length of the final decay, in
+            ``[1, max_steps - warmup_steps]``; the LR holds at ``initial_lr`` before it.
+        decay_shape: ``kind="wsd"`` only: ``"linear"``, ``"cosine"`` (default), ``"sqrt"``
+            (``1 - sqrt(x)``) or ``"exponential"``.
         gamma, step_size, milestones: derived values a config may show (``${lr_gamma:...}``);
             if given they must equal what is derived here, else an error is raised.
         derived_from: set by ``build_scheduler`` itself when called without an optimizer: the
@@ -217,6 +239,9 @@ def build_scheduler(  # type: ignore[misc]  # overloads: keyword bounds, narrowe
         "final_lr_at": final_lr_at,
         "warmup_steps": warmup_steps,
         "warmup_start_factor": warmup_start_factor,
+        "power": power,
+        "decay_steps": decay_steps,
+        "decay_shape": decay_shape,
     }
     bounds = {"initial_lr": initial_lr, "final_lr": final_lr, **fields}
     derived = {"gamma": gamma, "step_size": step_size, "milestones": milestones}

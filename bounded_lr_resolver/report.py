@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from bounded_lr_resolver.bounds import Schedule
 from bounded_lr_resolver.files import atomic_write
 from bounded_lr_resolver.preview import Preview
+from bounded_lr_resolver.schedule import Schedule
 
 __all__ = [
     "BoundsCheck",
@@ -36,8 +36,10 @@ def key_steps(schedule: Schedule) -> dict[str, int]:
     labelled = [("start", 0)]
     if schedule.warmup_steps:
         labelled.append(("end of warmup", schedule.warmup_steps))
+    if schedule.decay_start > schedule.warmup_steps:
+        labelled.append(("end of hold", schedule.decay_start))
     labelled += [
-        ("first decay", schedule.warmup_steps + schedule.decay_steps // schedule.plateaus),
+        ("first decay", schedule.first_decay_step),
         ("first step at final_lr", schedule.last_decay_step),
         ("last training step", schedule.max_steps - 1),
         ("after max_steps", schedule.max_steps),
@@ -55,13 +57,15 @@ class BoundsCheck:
     With an exhaustive preview (every step where the LR changes) every check covers every step;
     with a sampled one (more than :data:`~bounded_lr_resolver.preview.MAX_POINTS` changes) they
     cover the sample and the key steps, and the decay count is not counted (``decays is None``).
+    A continuous kind has no decay count to meet (``expected_decays is None``): its LR falls on
+    every step of the decay but may repeat where the shape is flat in float64.
     """
 
     starts_at_initial: bool
     never_increases_after_warmup: bool
     within_bounds_after_warmup: bool
     decays: int | None
-    expected_decays: int  # n_updates, or 0 for a constant schedule (final_lr == initial_lr)
+    expected_decays: int | None  # n_updates, 0 for a constant LR, None for a continuous kind
     reaches_final: bool
 
     @property
@@ -71,7 +75,7 @@ class BoundsCheck:
             self.starts_at_initial
             and self.never_increases_after_warmup
             and self.within_bounds_after_warmup
-            and (self.decays is None or self.decays == self.expected_decays)
+            and (self.decays is None or self.expected_decays is None or self.decays == self.expected_decays)
             and self.reaches_final
         )
 
@@ -88,7 +92,9 @@ def check_bounds(view: Preview) -> BoundsCheck:
             np.all(decay <= schedule.initial_lr) and np.all(decay >= schedule.final_lr)
         ),
         decays=int(np.count_nonzero(np.diff(decay) < 0)) if view.exhaustive else None,
-        expected_decays=schedule.count if schedule.final_lr < schedule.initial_lr else 0,
+        expected_decays=(schedule.count if schedule.final_lr < schedule.initial_lr else 0)
+        if schedule.stepwise
+        else None,
         reaches_final=bool(
             view.at(schedule.last_decay_step) == schedule.final_lr
             and view.at(schedule.max_steps) == schedule.final_lr
@@ -102,22 +108,17 @@ def summary(view: Preview, check: BoundsCheck, verified: str) -> str:
     lines = [
         f"bounded-lr: {s.kind} decay {s.initial_lr:g} -> {s.final_lr:g} over {s.max_steps} steps"
         + (f" after {s.warmup_steps} warmup steps" if s.warmup_steps else ""),
-        f"  gamma        {s.gamma!r}  (= (final_lr / initial_lr) ** (1 / n_updates))",
+        *derived_lines(s),
+        f"  {'step':>12}  {'lr':<24} when",
     ]
-    if s.step_size is not None:
-        lines.append(f"  step_size    {s.step_size}")
-    if s.kind == "multistep":
-        shown = [s.warmup_steps + (i * s.decay_steps) // s.plateaus for i in range(1, min(s.count, 3) + 1)]
-        lines.append(f"  milestones   {shown} ... {s.last_decay_step}  ({s.count} in all)")
-    lines.append(f"  decays       {s.count}  (final_lr_at={s.final_lr_at})")
-    lines.append(f"  {'step':>12}  {'lr':<24} when")
     for label, step in key_steps(s).items():
         lines.append(f"  {step:>12}  {view.at(step)!r:<24} {label}")
-    counted = (
-        f"{check.decays}/{check.expected_decays}"
-        if check.decays is not None
-        else f"{check.expected_decays} (not counted: checked at {view.steps.size} sampled steps)"
-    )
+    if check.expected_decays is None:
+        counted = f"on every step from {s.first_decay_step} to {s.last_decay_step}"
+    elif check.decays is not None:
+        counted = f"{check.decays}/{check.expected_decays}"
+    else:
+        counted = f"{check.expected_decays} (not counted: checked at {view.steps.size} sampled steps)"
     lines.append(
         f"  bounds       {'HOLD' if check.ok else 'BROKEN'}: starts at {float(view.lrs[0])!r}, "
         f"never increases after warmup: {check.never_increases_after_warmup}, within [final_lr, initial_lr]: "
@@ -126,6 +127,29 @@ def summary(view: Preview, check: BoundsCheck, verified: str) -> str:
     )
     lines.append(f"  verified     {verified}")
     return "\n".join(lines)
+
+
+def derived_lines(s: Schedule) -> list[str]:
+    """What the bounds derive, one ``name  value`` line each: gamma and steps, or the shape."""
+    if not s.stepwise:
+        shape = {
+            "cosine": "final + (initial - final) * (1 + cos(pi * x)) / 2",
+            "linear": "initial + (final - initial) * x",
+            "polynomial": f"final + (initial - final) * (1 - x) ** {s.power!r}",
+        }.get(s.kind, f"hold, then {s.decay_shape} decay over the last {s.decay_steps} steps")
+        return [
+            f"  shape        {shape}",
+            f"  decay        x from 0 at step {s.decay_start} to 1 at step {s.last_decay_step}"
+            f"  (final_lr_at={s.final_lr_at})",
+        ]
+    lines = [f"  gamma        {s.gamma!r}  (= (final_lr / initial_lr) ** (1 / n_updates))"]
+    if s.step_size is not None:
+        lines.append(f"  step_size    {s.step_size}")
+    if s.kind == "multistep":
+        shown = [s.warmup_steps + (i * s.decay_span) // s.plateaus for i in range(1, min(s.count, 3) + 1)]
+        lines.append(f"  milestones   {shown} ... {s.last_decay_step}  ({s.count} in all)")
+    lines.append(f"  decays       {s.count}  (final_lr_at={s.final_lr_at})")
+    return lines
 
 
 def csv_steps(view: Preview, max_rows: int = MAX_CSV_ROWS) -> npt.NDArray[np.int64]:

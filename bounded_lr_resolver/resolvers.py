@@ -25,6 +25,7 @@ __all__ = [
     "lr_gamma",
     "lr_logspace",
     "lr_milestones",
+    "lr_ratio",
     "lr_step",
     "lr_values",
     "register_resolvers",
@@ -97,6 +98,15 @@ def lr_values(initial_lr: object, final_lr: object, n_updates: object) -> list[f
     return bounds.lr_values(initial_lr, final_lr, n_updates, where="lr_values")
 
 
+def lr_ratio(initial_lr: object, final_lr: object) -> float:
+    """``${lr_ratio:initial_lr,final_lr}``: ``final_lr / initial_lr``, for APIs that take a relative floor.
+
+    >>> lr_ratio(0.1, 1e-4)
+    0.001
+    """
+    return bounds.lr_ratio(initial_lr, final_lr, where="lr_ratio")
+
+
 RESOLVERS: Final[dict[str, Callable[..., Any]]] = {
     "lr_gamma": lr_gamma,
     "lr_step": lr_step,
@@ -104,6 +114,7 @@ RESOLVERS: Final[dict[str, Callable[..., Any]]] = {
     "lr_values": lr_values,
     "lr_decay_steps": lr_decay_steps,
     "lr_logspace": lr_logspace,
+    "lr_ratio": lr_ratio,
 }
 """Every resolver this package registers, by name."""
 

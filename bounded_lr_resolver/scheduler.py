@@ -16,9 +16,9 @@ import torch
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
-from bounded_lr_resolver.bounds import Schedule
 from bounded_lr_resolver.checkpoint import validated_state
 from bounded_lr_resolver.errors import bad_type, bad_value
+from bounded_lr_resolver.schedule import Schedule
 
 __all__ = ["BoundedLR", "check_group_lr"]
 
@@ -26,7 +26,7 @@ _LOAD = "BoundedLR.load_state_dict"
 
 
 class BoundedLR(LRScheduler):
-    """An LR scheduler that follows a validated :class:`~bounded_lr_resolver.bounds.Schedule`.
+    """An LR scheduler that follows a validated :class:`~bounded_lr_resolver.schedule.Schedule`.
 
     Each param group ``g`` has its own base LR ``b_g`` and follows ``schedule.lr_at(t, b_g)``:
     linear warmup to ``b_g``, then ``n_updates`` decays by the same gamma to

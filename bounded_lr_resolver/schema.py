@@ -18,10 +18,15 @@ from omegaconf import DictConfig, OmegaConf
 
 __all__ = [
     "SCHEMAS",
+    "BoundedCosineConf",
     "BoundedExponentialConf",
+    "BoundedLinearConf",
     "BoundedMultiStepConf",
+    "BoundedPolynomialConf",
     "BoundedSchedulerConf",
+    "BoundedShapeConf",
     "BoundedStepConf",
+    "BoundedWSDConf",
     "schema_node",
 ]
 
@@ -71,15 +76,63 @@ class BoundedExponentialConf(BoundedSchedulerConf):
     n_updates: int = "${lr_decay_steps:${.max_steps},${.warmup_steps},${.final_lr_at}}"  # type: ignore[assignment]  # one decay per step after warmup
 
 
+@dataclass
+class BoundedShapeConf:
+    """Fields every continuous kind has: no n_updates (the LR changes on every step), no gamma."""
+
+    _target_: str = "bounded_lr_resolver.build_scheduler"  # instantiate() gives a partial:
+    # call it with optimizer= (and any bound known only at run time, e.g. max_steps=...)
+    kind: str = "cosine"  # cosine | linear | polynomial | wsd
+    initial_lr: float = 0.1  # LR at the start of the decay (the optimizer's lr)
+    final_lr: float = 1e-4  # LR the decay ends at, in (0, initial_lr]: reached exactly, not clamped
+    max_steps: int = 1_000_000  # training length in scheduler steps (one step() per optimizer.step())
+    final_lr_at: str = "max_steps"  # max_steps | last_step: which step first has final_lr
+    warmup_steps: int = 0  # linear warmup steps before the decay
+    warmup_start_factor: float = 0.0  # warmup starts at initial_lr * warmup_start_factor
+
+
+@dataclass
+class BoundedCosineConf(BoundedShapeConf):
+    """kind=cosine: final + (initial - final) * (1 + cos(pi * x)) / 2 (torch CosineAnnealingLR shape)."""
+
+
+@dataclass
+class BoundedLinearConf(BoundedShapeConf):
+    """kind=linear: initial + (final - initial) * x (torch LinearLR shape)."""
+
+    kind: str = "linear"  # cosine | linear | polynomial | wsd
+
+
+@dataclass
+class BoundedPolynomialConf(BoundedShapeConf):
+    """kind=polynomial: final + (initial - final) * (1 - x) ** power (torch PolynomialLR shape)."""
+
+    kind: str = "polynomial"  # cosine | linear | polynomial | wsd
+    power: float = 1.0  # exponent of (1 - x), > 0; 1.0 is linear
+
+
+@dataclass
+class BoundedWSDConf(BoundedShapeConf):
+    """kind=wsd: warmup, hold at initial_lr, then decay over the last decay_steps steps."""
+
+    kind: str = "wsd"  # cosine | linear | polynomial | wsd
+    decay_steps: int = 100_000  # length of the final decay, in [1, max_steps - warmup_steps]
+    decay_shape: str = "cosine"  # linear | cosine | sqrt (1 - sqrt(x)) | exponential
+
+
 def schema_node(name: str) -> DictConfig:
-    """The typed config for ``bounded_lr_schema/<name>`` (``step``, ``multistep`` or ``exponential``)."""
+    """The typed config for ``bounded_lr_schema/<name>`` (a key of :data:`SCHEMAS`)."""
     node: DictConfig = OmegaConf.structured(SCHEMAS[name])
     return node
 
 
-SCHEMAS: dict[str, type[BoundedSchedulerConf]] = {
+SCHEMAS: dict[str, type[BoundedSchedulerConf] | type[BoundedShapeConf]] = {
     "step": BoundedStepConf,
     "multistep": BoundedMultiStepConf,
     "exponential": BoundedExponentialConf,
+    "cosine": BoundedCosineConf,
+    "linear": BoundedLinearConf,
+    "polynomial": BoundedPolynomialConf,
+    "wsd": BoundedWSDConf,
 }
 """The schemas by name, as the plugin's config source serves them under ``bounded_lr_schema/``."""

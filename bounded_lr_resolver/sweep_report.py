@@ -17,9 +17,9 @@ from typing import Any
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from bounded_lr_resolver.bounds import SCHEDULE_FIELDS, Schedule
 from bounded_lr_resolver.errors import BoundedLRError
 from bounded_lr_resolver.files import atomic_write_text
+from bounded_lr_resolver.schedule import SCHEDULE_FIELDS, Schedule
 
 __all__ = ["RESULT_FILE", "read_job", "schedule_from", "write_report"]
 
@@ -131,10 +131,10 @@ def _rows(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 initial_lr=s.initial_lr,
                 final_lr=s.final_lr,
                 max_steps=s.max_steps,
-                n_updates=s.count,
+                n_updates=s.count if s.stepwise else "",
                 warmup_steps=s.warmup_steps,
                 final_lr_at=s.final_lr_at,
-                gamma=s.gamma,
+                gamma=s.gamma if s.stepwise else "",
                 step_size="" if s.step_size is None else s.step_size,
             )
         if job["final_loss"] is not None:

@@ -189,6 +189,7 @@ def test_fuzzed_arguments_give_a_valid_value_or_our_error(
         "lr_gamma": (a, b, c),
         "lr_decay_steps": (a, b, at),
         "lr_logspace": (a, b, c, d),
+        "lr_ratio": (a, b),
     }
     try:
         value = RESOLVERS[name](*calls.get(name, (a, b, c if isinstance(c, int) else 0)))
@@ -208,6 +209,9 @@ def test_fuzzed_arguments_give_a_valid_value_or_our_error(
     elif name == "lr_decay_steps":
         assert type(value) is int
         assert value == int(a) - int(b) - (at == "last_step") >= 1  # type: ignore[call-overload]
+    elif name == "lr_ratio":
+        assert value == float(b) / float(a)  # type: ignore[arg-type]
+        assert 0.0 < value <= 1.0
     elif name == "lr_logspace":
         low, high, num, index = float(a), float(b), int(c), int(d)  # type: ignore[arg-type, call-overload]
         assert 0 <= index < num

@@ -227,7 +227,7 @@ def test_rarely_taken_curve_branches_match_the_formula(schedule: Schedule, steps
     s = schedule
     expected = []
     for t in steps:
-        k = k_of(t, s.warmup_steps, s.decay_steps, s.plateaus, s.count)
+        k = k_of(t, s.warmup_steps, s.decay_span, s.plateaus, s.count)
         expected.append(s.final_lr if k >= s.count else max(s.final_lr, s.initial_lr * s.gamma**k))
     got = lr_curve(s, steps)
     assert got.tolist() == pytest.approx(expected, rel=1e-13)

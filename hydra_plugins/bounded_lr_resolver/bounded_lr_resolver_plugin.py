@@ -27,7 +27,7 @@ from bounded_lr_resolver.resolvers import register_resolvers
 __all__ = ["BoundedLRSchemaSource", "BoundedLRSearchPathPlugin"]
 
 _SCHEMA_GROUP = "bounded_lr_schema"
-_SCHEMAS = ("exponential", "multistep", "step")
+_SCHEMAS = ("cosine", "exponential", "linear", "multistep", "polynomial", "step", "wsd")
 
 
 class BoundedLRSearchPathPlugin(SearchPathPlugin):
@@ -39,7 +39,7 @@ class BoundedLRSearchPathPlugin(SearchPathPlugin):
 
 
 class BoundedLRSchemaSource(ConfigSource):
-    """Serves ``bounded_lr_schema/{step,multistep,exponential}``, built on first use."""
+    """Serves ``bounded_lr_schema/<kind>`` for every kind, built on first use."""
 
     @staticmethod
     def scheme() -> str:
