@@ -41,6 +41,7 @@ from bounded_lr_resolver.bounds import (
     _check_range,
     _check_warmup,
     _derive_gamma,
+    _hint_for,
     _plateaus,
     check_count,
     check_lr,
@@ -187,7 +188,8 @@ class Schedule:
             shape = SHAPES[kind]
         elif kind == "wsd":
             if self.decay_steps is None:
-                raise bad_type(where, "decay_steps", "a whole number (the length of the final decay)", None)
+                rule = "a whole number (the length of the final decay)"
+                raise bad_type(where, "decay_steps", rule, None, _hint_for(None))
             length = check_count(where, "decay_steps", self.decay_steps)
             if length > steps - warmup:
                 raise bad_value(
@@ -364,7 +366,7 @@ class Schedule:
 
 def _check_power(where: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise bad_type(where, "power", "a number > 0", value)
+        raise bad_type(where, "power", "a number > 0", value, _hint_for(value))
     number = float(value)
     if not (0.0 < number < math.inf):  # also rejects NaN
         raise bad_value(where, "power", "a finite number > 0", {"power": value})

@@ -1,13 +1,17 @@
-"""The contract, as one property over random bounds: a schedule is exact, or it is refused.
+"""The contract, as one property over random bounds and every kind: a schedule is exact, or refused.
 
-Random (initial_lr, final_lr, kind, max_steps, n_updates, warmup, convention), with a third of the
-ranges so narrow that gamma lies within 1e-9 of 1 (where float64 rounding of gamma, raised to the
-power n_updates, used to end the decay early): either our error is raised at build time, or the
-closed form over every step 0..max_steps+2 keeps every promise. The reference is written here,
-not taken from the code under test: the decay count is counted on the curve.
+Random (initial_lr, final_lr, kind, max_steps, n_updates or shape parameters, warmup, convention),
+with a third of the ranges so narrow that gamma lies within 1e-9 of 1 (where float64 rounding of
+gamma, raised to the power n_updates, used to end the decay early): for a step kind either our
+error is raised at build time, or the closed form over every step 0..max_steps+2 keeps every
+promise. A continuous kind (cosine, linear, polynomial, wsd) drawn here is always valid and must be
+built. The references are written here, not taken from the code under test: the decay count is
+counted on the curve, and each shape's formula is the issue's.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pytest
@@ -15,9 +19,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from bounded_lr_resolver import bounds
-from bounded_lr_resolver.bounds import Schedule
 from bounded_lr_resolver.curve import lr_curve
 from bounded_lr_resolver.errors import BoundedLRError
+from bounded_lr_resolver.schedule import Schedule
 
 EXAMPLES = 20_000
 
@@ -42,16 +46,41 @@ def declared(draw: st.DrawFn) -> dict[str, object]:
         steps = warmup + plateaus * draw(st.integers(1, 5))
     else:
         steps = warmup + draw(st.integers(plateaus, plateaus + 600))
-    return {
+    fields = {
         "initial_lr": initial,
         "final_lr": final,
         "max_steps": steps,
-        "n_updates": None if kind == "exponential" else count,
+        "n_updates": count if kind in ("step", "multistep") else None,
         "kind": kind,
         "final_lr_at": at,
         "warmup_steps": warmup,
         "warmup_start_factor": draw(st.floats(0.0, 1.0)),
     }
+    if kind == "polynomial":
+        fields["power"] = draw(st.one_of(st.floats(0.05, 8.0), st.sampled_from([0.5, 1.0, 2.0])))
+    if kind == "wsd":
+        fields["decay_steps"] = draw(st.integers(1, steps - warmup))
+        fields["decay_shape"] = draw(st.sampled_from(["linear", "cosine", "sqrt", "exponential"]))
+    return fields
+
+
+def shape_formula(s: Schedule, t: int) -> float:
+    """The issue's formula for a continuous kind at step t >= warmup (x clipped to [0, 1])."""
+    i, f = s.initial_lr, s.final_lr
+    end = s.max_steps - 1 if s.final_lr_at == "last_step" else s.max_steps
+    start = s.max_steps - s.decay_steps if s.kind == "wsd" else s.warmup_steps  # type: ignore[operator]
+    x = 1.0 if t >= end else 0.0 if t <= start else (t - start) / (end - start)
+    shape = s.decay_shape if s.kind == "wsd" else s.kind
+    if shape == "cosine":
+        return f + (i - f) * (1 + math.cos(math.pi * x)) / 2
+    if shape == "linear":
+        return i + (f - i) * x
+    if shape == "polynomial":
+        return f + (i - f) * (1 - x) ** s.power  # type: ignore[operator]
+    if shape == "sqrt":
+        return f + (i - f) * (1 - math.sqrt(x))
+    assert shape == "exponential"
+    return i * (f / i) ** x
 
 
 def check_contract(s: Schedule) -> None:
@@ -62,13 +91,19 @@ def check_contract(s: Schedule) -> None:
     assert decay[0] == s.initial_lr, "the decay starts at initial_lr"
     assert np.all(np.diff(decay) <= 0), "never increases after warmup"
     assert np.all((decay >= s.final_lr) & (decay <= s.initial_lr)), "stays in [final_lr, initial_lr]"
-    expected = s.count if s.final_lr < s.initial_lr else 0
-    assert np.count_nonzero(np.diff(decay) < 0) == expected, "exactly n_updates decays"
     hit = s.max_steps - 1 if s.final_lr_at == "last_step" else s.max_steps
     assert curve[hit] == s.final_lr, "final_lr exactly where promised"
-    if s.final_lr_at == "max_steps" and s.final_lr < s.initial_lr:
-        assert curve[hit - 1] > s.final_lr, "and not before (torch's convention)"
     assert np.all(curve[s.max_steps :] == s.final_lr), "held after max_steps"
+    if s.kind in ("step", "multistep", "exponential"):
+        expected = s.count if s.final_lr < s.initial_lr else 0
+        assert np.count_nonzero(np.diff(decay) < 0) == expected, "exactly n_updates decays"
+        if s.final_lr_at == "max_steps" and s.final_lr < s.initial_lr:
+            assert curve[hit - 1] > s.final_lr, "and not before (torch's convention)"
+        return
+    # before the end (which is final_lr exactly, asserted above; the linear formula evaluated at
+    # x = 1 is not, by cancellation)
+    formula = np.array([shape_formula(s, t) for t in range(s.warmup_steps, hit)])
+    assert np.allclose(curve[s.warmup_steps : hit], formula, rtol=1e-12, atol=0), "the formula to 1e-12"
 
 
 @settings(
@@ -91,6 +126,9 @@ def check_contract(s: Schedule) -> None:
     }
 )
 def test_every_schedule_is_exact_or_refused(fields: dict[str, object]) -> None:
+    if fields["kind"] in bounds.CONTINUOUS_KINDS:  # always valid: refusing one is a failure
+        check_contract(Schedule(**fields))  # type: ignore[arg-type]
+        return
     try:
         schedule = Schedule(**fields)  # type: ignore[arg-type]
     except BoundedLRError:

@@ -161,6 +161,38 @@ def test_keras_exponential_decay_staircase_is_steplr(keras) -> None:  # type: ig
     assert 1e-6 < drift < 1e-2
 
 
+KERAS_COSINE = """\
+schedule:
+  _target_: keras.optimizers.schedules.CosineDecay
+  initial_learning_rate: ${scheduler.initial_lr}
+  decay_steps: ${scheduler.max_steps}
+  alpha: ${lr_ratio:${scheduler.initial_lr},${scheduler.final_lr}}  # Keras takes the floor as a ratio
+scheduler:
+  initial_lr: 0.1
+  final_lr: 1e-4
+  max_steps: 1000
+"""
+
+
+@pytest.mark.usefixtures("registered")
+def test_keras_cosine_decay_with_lr_ratio_is_our_cosine(keras) -> None:  # type: ignore[no-untyped-def]
+    """The README's Keras 3 example: CosineDecay(alpha=${lr_ratio:...}) ends at final_lr, as kind=cosine."""
+    from bounded_lr_resolver.trusted import instantiate_trusted
+
+    cfg = OmegaConf.create(KERAS_COSINE)
+    assert cfg.schedule.alpha == 1e-3
+    allow = [
+        "keras.optimizers.schedules.CosineDecay",
+        "keras.src.optimizers.schedules.learning_rate_schedule.CosineDecay",
+    ]
+    schedule = instantiate_trusted(cfg.schedule, allow=allow)
+    theirs = np.array([float(schedule(t)) for t in range(1001)])
+    ours = lr_curve(Schedule(0.1, 1e-4, 1000, kind="cosine"))
+    # Keras computes in float32: within a few fp32 roundings of initial_lr (1e-5 of the LR near the end)
+    assert np.allclose(theirs, ours, rtol=1e-6, atol=0.1 * 2e-7)
+    assert math.isclose(theirs[1000], 1e-4, rel_tol=1e-6)
+
+
 @pytest.mark.parametrize(("at", "max_steps"), [("max_steps", 1000), ("last_step", 1000)])
 def test_keras_piecewise_constant_decays_one_step_later(keras, at: str, max_steps: int) -> None:  # type: ignore[no-untyped-def]
     """PiecewiseConstantDecay holds values[i] while step <= boundaries[i]: one step later than MultiStepLR."""

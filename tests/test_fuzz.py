@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bounded_lr_resolver import build_scheduler
-from bounded_lr_resolver.bounds import Schedule
 from bounded_lr_resolver.curve import lr_curve
 from bounded_lr_resolver.errors import BoundedLRError
+from bounded_lr_resolver.schedule import Schedule
 from tests.conftest import ANYTHING
 
 anything = ANYTHING

@@ -226,7 +226,9 @@ def test_bad_cli_override_fails_with_a_clear_message(tmp_path: Path, override: s
     assert "RESOLVED {" not in output
 
 
-@pytest.mark.parametrize("name", ["step", "multistep", "exponential"])
+@pytest.mark.parametrize(
+    "name", ["step", "multistep", "exponential", "cosine", "linear", "polynomial", "wsd"]
+)
 def test_yaml_group_and_schema_do_not_drift(name: str) -> None:
     """Each shipped YAML option has exactly its schema's keys, with the same defaults."""
     import yaml
@@ -241,6 +243,10 @@ def test_yaml_group_and_schema_do_not_drift(name: str) -> None:
         "step": schema.BoundedStepConf,
         "multistep": schema.BoundedMultiStepConf,
         "exponential": schema.BoundedExponentialConf,
+        "cosine": schema.BoundedCosineConf,
+        "linear": schema.BoundedLinearConf,
+        "polynomial": schema.BoundedPolynomialConf,
+        "wsd": schema.BoundedWSDConf,
     }[name]
     typed = OmegaConf.to_container(OmegaConf.structured(node), resolve=False)
     assert list(data) == list(typed)  # type: ignore[arg-type]
@@ -318,7 +324,9 @@ def test_group_placed_anywhere_with_a_package(tmp_path: Path) -> None:
     assert cfg["scheduler"]["gamma"] == pytest.approx(1e-3 ** (1 / 10), rel=1e-15)  # type: ignore[index]
 
 
-@pytest.mark.parametrize("kind", ["step", "multistep", "exponential"])
+@pytest.mark.parametrize(
+    "kind", ["step", "multistep", "exponential", "cosine", "linear", "polynomial", "wsd"]
+)
 @pytest.mark.parametrize("warmup", [0, 120])
 @pytest.mark.parametrize("at", ["max_steps", "last_step"])
 def test_every_shipped_option_combination_composes_and_runs(
@@ -340,8 +348,12 @@ def test_every_shipped_option_combination_composes_and_runs(
         f"scheduler.final_lr_at={at}",
         "scheduler.final_lr=1e-3",
     ]
-    if kind != "exponential":
+    if kind in ("step", "multistep"):
         overrides.append("scheduler.n_updates=3")
+    if kind == "wsd":
+        overrides.append("scheduler.decay_steps=300")
+    if kind == "polynomial":
+        overrides.append("scheduler.power=2")
     with initialize_config_dir(str(tmp_path), **({} if HYDRA_14 else {"version_base": "1.3"})):
         cfg = compose("config", overrides=overrides)
     optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
@@ -352,7 +364,12 @@ def test_every_shipped_option_combination_composes_and_runs(
         scheduler.step()
         lrs.append(optimizer.param_groups[0]["lr"])
     decays = sum(b < a for a, b in zip(lrs[warmup:], lrs[warmup + 1 :], strict=False))
-    expected = 3 if kind != "exponential" else 1200 - warmup - (at == "last_step")
+    end = 1199 if at == "last_step" else 1200
+    start = 900 if kind == "wsd" else warmup
+    expected = {"step": 3, "multistep": 3}.get(kind, end - start)  # the shapes: every step
     assert decays == expected
-    assert lrs[1199 if at == "last_step" else 1200] == 1e-3
+    assert lrs[end] == 1e-3
     assert lrs[warmup] == 0.1
+    assert lrs[start] == 0.1
+    assert all(b <= a for a, b in zip(lrs[warmup:], lrs[warmup + 1 :], strict=False))
+    assert scheduler.schedules[0].kind == kind

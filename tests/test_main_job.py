@@ -12,8 +12,8 @@ import torch
 import yaml
 from torch.optim.lr_scheduler import StepLR
 
-from bounded_lr_resolver.bounds import Schedule
 from bounded_lr_resolver.curve import lr_curve
+from bounded_lr_resolver.schedule import Schedule
 from tests.conftest import run
 
 BOUNDED_LR = str(Path(sys.executable).with_name("bounded-lr"))
@@ -89,6 +89,53 @@ def test_warmup_and_last_step_show_in_summary(tmp_path: Path) -> None:
     assert "999  0.0001                   last training step" in output
     assert "every LR equals the closed form" in output
     assert (tmp_path / "schedule.png").stat().st_size > 20_000
+
+
+@pytest.mark.parametrize(
+    ("option", "extra", "oracle"),
+    [
+        pytest.param(
+            "cosine", [], lambda t: 1e-4 + (0.1 - 1e-4) * (1 + np.cos(np.pi * t / 1200)) / 2, id="cosine"
+        ),
+        pytest.param("linear", [], lambda t: 0.1 + (1e-4 - 0.1) * t / 1200, id="linear"),
+        pytest.param(
+            "polynomial",
+            ["scheduler.power=0.5"],
+            lambda t: 1e-4 + (0.1 - 1e-4) * (1 - t / 1200) ** 0.5,
+            id="polynomial",
+        ),
+        pytest.param(
+            "wsd",
+            ["scheduler.decay_steps=200", "scheduler.decay_shape=sqrt"],
+            lambda t: 1e-4 + (0.1 - 1e-4) * (1 - np.sqrt(np.clip(t - 1000, 0, 200) / 200)),
+            id="wsd",
+        ),
+    ],
+)
+def test_every_shape_previews_verifies_and_plots(
+    tmp_path: Path, option: str, extra: list[str], oracle
+) -> None:  # type: ignore[no-untyped-def]
+    """scheduler=<shape>: the summary, the CSV against the formula, verify=true and the PNG."""
+    args = [
+        f"scheduler={option}",
+        "scheduler.max_steps=1200",
+        "verify=true",
+        "optimizer.tensor_lr=true",
+        *extra,
+    ]
+    output = run([BOUNDED_LR, f"hydra.run.dir={tmp_path}", *args], cwd=tmp_path).stdout
+    assert f"bounded-lr: {option} decay 0.1 -> 0.0001 over 1200 steps" in output
+    assert "bounds       HOLD" in output
+    assert "stepped the real torch scheduler 1200 times: every LR equals the closed form" in output
+    assert "1200  0.0001                   first step at final_lr, after max_steps" in output
+    _, steps, lrs = read_csv(tmp_path / "schedule.csv")
+    # a row at every step that changes the LR: every step of the decay (wsd holds until step 1000)
+    assert steps.tolist() == ([0, *range(1000, 1201)] if option == "wsd" else list(range(1201)))
+    assert np.allclose(lrs[:-1], oracle(steps[:-1]), rtol=1e-12, atol=0)
+    assert lrs[-1] == 1e-4
+    assert (tmp_path / "schedule.png").stat().st_size > 20_000
+    saved = yaml.safe_load((tmp_path / "resolved_config.yaml").read_text())
+    assert saved["scheduler"]["kind"] == option
 
 
 def test_sweep_over_final_lr(tmp_path: Path) -> None:

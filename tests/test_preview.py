@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bounded_lr_resolver.bounds import Schedule
 from bounded_lr_resolver.curve import MAX_DENSE, lr_curve
 from bounded_lr_resolver.errors import BoundsError
 from bounded_lr_resolver.preview import MAX_POINTS, preview
+from bounded_lr_resolver.schedule import Schedule
 from tests.test_main_job import BOUNDED_LR
 
 
@@ -56,7 +56,7 @@ def test_every_step_changing_is_sampled_and_says_so(tmp_path: Path) -> None:
 
 @settings(max_examples=200, deadline=None)
 @given(
-    kind=st.sampled_from(["step", "multistep", "exponential"]),
+    kind=st.sampled_from(["step", "multistep", "exponential", "cosine", "linear", "polynomial", "wsd"]),
     count=st.integers(1, 40),
     extra=st.integers(0, 300),
     warmup=st.integers(0, 30),
@@ -71,10 +71,11 @@ def test_exhaustive_preview_is_the_whole_schedule(
         0.1,
         1e-4,
         steps,
-        None if kind == "exponential" else count,
+        count if kind in ("step", "multistep") else None,
         kind=kind,
         warmup_steps=warmup,
         warmup_start_factor=factor,
+        decay_steps=count if kind == "wsd" else None,
     )
     view = preview(s)
     assert view.exhaustive
@@ -87,6 +88,24 @@ def test_curve_clips_steps_beyond_int64_instead_of_wrapping() -> None:
     s = Schedule(0.1, 1e-4, 10**6, 10**4)
     assert lr_curve(s, [0, 2**63, 2**70]).tolist() == [0.1, 1e-4, 1e-4]
     assert lr_curve(s, np.array([2**64 - 1, 5], dtype=np.uint64)).tolist() == [1e-4, 0.1]
+    c = Schedule(0.1, 1e-4, 2**53, kind="cosine")
+    assert lr_curve(c, [0, 2**53 - 1, 2**63, 2**70]).tolist() == [0.1, c.lr_at(2**53 - 1), 1e-4, 1e-4]
+
+
+def test_preview_of_a_long_cosine_is_a_bounded_sample() -> None:
+    """A shape changes the LR on every step: past MAX_POINTS steps the preview is an even sample."""
+    s = Schedule(0.1, 1e-4, 10**8, kind="cosine", warmup_steps=10)
+    view = preview(s)
+    assert not view.exhaustive
+    assert view.steps.size <= MAX_POINTS + 8
+    assert view.at(10**8) == 1e-4
+    assert view.at(10) == 0.1
+    sample = view.steps[::1000]
+    assert np.array_equal(view.lrs[::1000], lr_curve(s, sample))
+    mid = sample[sample.size // 2]
+    expected = 1e-4 + (0.1 - 1e-4) * (1 + np.cos(np.pi * (mid - 10) / (10**8 - 10))) / 2
+    assert view.at(int(mid)) == pytest.approx(expected, rel=1e-12)
+    assert np.all(np.diff(view.lrs[view.steps >= 10]) <= 0)
 
 
 def test_curve_of_every_step_is_refused_where_it_cannot_fit() -> None:

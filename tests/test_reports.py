@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import yaml
 
-from bounded_lr_resolver.bounds import Schedule
 from bounded_lr_resolver.curve import lr_curve
 from bounded_lr_resolver.report import atomic_write
+from bounded_lr_resolver.schedule import Schedule
 from tests.conftest import run, run_app, write_app
 from tests.test_main_job import BOUNDED_LR
 
