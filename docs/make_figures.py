@@ -10,8 +10,8 @@ matplotlib.use("Agg")
 import numpy as np
 from matplotlib import pyplot as plt
 
-from bounded_lr_resolver.bounds import Schedule
 from bounded_lr_resolver.curve import lr_curve
+from bounded_lr_resolver.schedule import Schedule
 
 HERE = Path(__file__).resolve().parent
 
@@ -37,5 +37,44 @@ def conventions() -> None:
     figure.savefig(HERE / "final_lr_conventions.png")
 
 
+SHAPES: dict[str, dict[str, object]] = {
+    "step (n_updates=4)": {"kind": "step", "n_updates": 4},
+    "multistep (n_updates=3)": {"kind": "multistep", "n_updates": 3},
+    "exponential": {"kind": "exponential"},
+    "cosine": {"kind": "cosine"},
+    "linear": {"kind": "linear"},
+    "polynomial (power=2)": {"kind": "polynomial", "power": 2.0},
+    "wsd (decay_steps=200, sqrt)": {"kind": "wsd", "decay_steps": 200, "decay_shape": "sqrt"},
+}
+
+
+def shapes() -> None:
+    """Every kind for one set of bounds: 0.1 -> 1e-3 over 1000 steps after 100 warmup steps."""
+    figure, axes = plt.subplots(1, 2, figsize=(12, 4.2), dpi=110)
+    steps = np.arange(0, 1001)
+    for label, fields in SHAPES.items():
+        s = Schedule(0.1, 1e-3, 1000, warmup_steps=100, warmup_start_factor=0.1, **fields)  # type: ignore[arg-type]
+        lrs = lr_curve(s, steps)
+        for ax in axes:
+            ax.plot(
+                steps, lrs, label=label, linewidth=1.4, drawstyle="steps-post" if s.stepwise else "default"
+            )
+    for ax, scale in zip(axes, ("linear", "log"), strict=True):
+        ax.set_yscale(scale)
+        ax.axhline(1e-3, color="grey", linestyle="--", linewidth=0.8)
+        ax.axvspan(0, 100, color="grey", alpha=0.1)
+        ax.set_xlabel("scheduler step")
+        ax.set_title(f"LR ({scale} scale); warmup shaded, final_lr dashed", fontsize=10)
+    axes[0].legend(fontsize=8)
+    figure.suptitle(
+        "every kind: initial_lr=0.1, final_lr=1e-3, max_steps=1000, warmup_steps=100 (from 0.01); "
+        "each equals final_lr exactly at step 1000",
+        fontsize=10,
+    )
+    figure.tight_layout()
+    figure.savefig(HERE / "shapes.png")
+
+
 if __name__ == "__main__":
     conventions()
+    shapes()
