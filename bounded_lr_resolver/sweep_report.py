@@ -112,6 +112,7 @@ _COLUMNS = (
     "final_lr_at",
     "gamma",
     "step_size",
+    "shape",
     "final_loss",
     "status",
     "error",
@@ -136,6 +137,11 @@ def _rows(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 final_lr_at=s.final_lr_at,
                 gamma=s.gamma if s.stepwise else "",
                 step_size="" if s.step_size is None else s.step_size,
+                shape=" ".join(
+                    f"{key}={value}"
+                    for key in ("power", "decay_steps", "decay_shape")
+                    if (value := getattr(s, key))
+                ),
             )
         if job["final_loss"] is not None:
             row["final_loss"] = job["final_loss"]

@@ -115,3 +115,34 @@ def test_a_second_sweep_into_the_same_folder_is_called_out(tmp_path: Path) -> No
         in result.stdout + result.stderr
     )
     assert list(report(sweep)) == ["0"]
+
+
+def test_a_sweep_over_the_shapes_is_reported_with_their_parameters(tmp_path: Path) -> None:
+    """Every kind in one sweep (switching the shipped option): each row names its kind and shape."""
+    config = CALLBACKS.replace("  n_updates: 3\n", "")  # a shape has no n_updates: its schema refuses one
+    made = write_app(tmp_path, TASK, {"config.yaml": config})
+    made.write_text(
+        made.read_text().replace(
+            "@hydra.main",
+            "import bounded_lr_resolver\nbounded_lr_resolver.trust_our_callbacks()\n\n@hydra.main",
+            1,
+        )
+    )
+    sweep = tmp_path / "shapes"
+    result = run_app(
+        made,
+        "-m",
+        f"hydra.sweep.dir={sweep}",
+        "bounded_lr@scheduler=cosine,polynomial,multistep",
+        "scheduler.max_steps=1000000",
+        "scheduler.final_lr=1e-2",
+    )
+    assert result.returncode == 0
+    rows = report(sweep)
+    assert [(row["kind"], row["shape"], row["n_updates"], row["status"]) for row in rows.values()] == [
+        ("cosine", "", "", "COMPLETED"),
+        ("polynomial", "power=1.0", "", "COMPLETED"),
+        ("multistep", "", "10000", "COMPLETED"),
+    ]
+    assert rows["0"]["gamma"] == ""
+    assert float(rows["2"]["gamma"]) == pytest.approx(0.1 ** (1 / 10000), rel=1e-15)
