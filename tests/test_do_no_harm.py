@@ -151,7 +151,7 @@ CORPUS: dict[str, App] = {
     ),
 }
 
-HELP_LINE = (re.escape("bounded_lr: exponential, multistep, step"),)
+HELP_LINE = (re.escape("bounded_lr: cosine, exponential, linear, multistep, polynomial, step, wsd"),)
 SEARCH_PATH = tuple(
     re.escape(line)
     for line in (
