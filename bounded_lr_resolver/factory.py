@@ -21,6 +21,7 @@ from torch.optim import Optimizer
 
 from bounded_lr_resolver.checkpoint import FP32_RTOL
 from bounded_lr_resolver.errors import bad_type, bad_value
+from bounded_lr_resolver.replan import ON_RESUME_CHANGE
 from bounded_lr_resolver.schedule import Schedule
 from bounded_lr_resolver.scheduler import BoundedLR, check_group_lr
 
@@ -172,6 +173,7 @@ def build_scheduler(  # type: ignore[misc]  # overloads: keyword bounds, narrowe
     power: float | None = None,
     decay_steps: int | None = None,
     decay_shape: str | None = None,
+    on_resume_change: str = "refuse",
     gamma: float | None = None,
     step_size: int | None = None,
     milestones: Sequence[int] | None = None,
@@ -212,6 +214,11 @@ def build_scheduler(  # type: ignore[misc]  # overloads: keyword bounds, narrowe
             ``[1, max_steps - warmup_steps]``; the LR holds at ``initial_lr`` before it.
         decay_shape: ``kind="wsd"`` only: ``"linear"``, ``"cosine"`` (default), ``"sqrt"``
             (``1 - sqrt(x)``) or ``"exponential"``.
+        on_resume_change: what loading a checkpoint saved under other bounds does: ``"refuse"``
+            (the default: ``ResumeMismatchError`` naming every changed field) or ``"replan"``
+            (continue from the checkpoint's step and LR and plan the rest of the run under the
+            new bounds, exactly; see :mod:`bounded_lr_resolver.replan`). Bounds that give the
+            same LR at every later step are accepted either way.
         gamma, step_size, milestones: derived values a config may show (``${lr_gamma:...}``);
             if given they must equal what is derived here, else an error is raised.
         derived_from: set by ``build_scheduler`` itself when called without an optimizer: the
@@ -245,10 +252,19 @@ def build_scheduler(  # type: ignore[misc]  # overloads: keyword bounds, narrowe
     }
     bounds = {"initial_lr": initial_lr, "final_lr": final_lr, **fields}
     derived = {"gamma": gamma, "step_size": step_size, "milestones": milestones}
+    if on_resume_change not in ON_RESUME_CHANGE:
+        rule = f"one of {list(ON_RESUME_CHANGE)}"
+        raise bad_value(_WHERE, "on_resume_change", rule, {"on_resume_change": on_resume_change})
     if optimizer is None:
         if _complete(bounds):  # a hand-edited derived key is caught as soon as the config is read
             _check_derived(_schedules(bounds), gamma, step_size, milestones)
-        return functools.partial(build_scheduler, **bounds, **derived, derived_from=_plain(bounds))
+        return functools.partial(
+            build_scheduler,
+            **bounds,
+            **derived,
+            on_resume_change=on_resume_change,
+            derived_from=_plain(bounds),
+        )
     if derived_from is not None:
         current = _plain(bounds)
         if any(current.get(key) != value for key, value in derived_from.items()):
@@ -259,7 +275,7 @@ def build_scheduler(  # type: ignore[misc]  # overloads: keyword bounds, narrowe
         check_group_lr(_WHERE, index, group["lr"])
     plan = _plan(optimizer, initial_lr, final_lr, fields)
     _check_derived(plan, gamma, step_size, milestones)
-    return BoundedLR(optimizer, plan)
+    return BoundedLR(optimizer, plan, on_resume_change=on_resume_change)
 
 
 # The public, documented name is the canonical one: hydra-core 1.4 authorizes the partial a target

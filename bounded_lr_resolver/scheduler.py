@@ -9,6 +9,7 @@ multiplication, resuming is bitwise exact, and the bounds hold exactly. It is bu
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,8 +17,9 @@ import torch
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
-from bounded_lr_resolver.checkpoint import validated_state
-from bounded_lr_resolver.errors import bad_type, bad_value
+from bounded_lr_resolver.checkpoint import FP32_RTOL, describe_mismatch, validated_state
+from bounded_lr_resolver.errors import ResumeMismatchError, bad_type, bad_value
+from bounded_lr_resolver.replan import ON_RESUME_CHANGE, Plan, plans, same_future, tail
 from bounded_lr_resolver.schedule import Schedule
 
 __all__ = ["BoundedLR", "check_group_lr"]
@@ -48,6 +50,9 @@ class BoundedLR(LRScheduler):
             tensor.
         plan: one ``(schedule, base_lr)`` pair per param group.
         last_epoch: as in torch; ``-1`` starts a new schedule.
+        on_resume_change: what :meth:`load_state_dict` does with a checkpoint saved under other
+            bounds: ``"refuse"`` (raise :class:`~bounded_lr_resolver.errors.ResumeMismatchError`)
+            or ``"replan"`` (plan the rest of the run, see :mod:`bounded_lr_resolver.replan`).
     """
 
     def __init__(
@@ -55,7 +60,12 @@ class BoundedLR(LRScheduler):
         optimizer: Optimizer,
         plan: Sequence[tuple[Schedule, float]],
         last_epoch: int = -1,
+        on_resume_change: str = "refuse",
     ) -> None:
+        if on_resume_change not in ON_RESUME_CHANGE:
+            rule = f"one of {list(ON_RESUME_CHANGE)}"
+            raise bad_value("BoundedLR", "on_resume_change", rule, {"on_resume_change": on_resume_change})
+        self._on_resume_change = on_resume_change
         groups = optimizer.param_groups
         if len(plan) != len(groups):
             raise bad_value(
@@ -78,6 +88,10 @@ class BoundedLR(LRScheduler):
         self._entries: list[tuple[Any, float, float, torch.Tensor | None]] = []
         # groups a loaded checkpoint had adopted that the optimizer has not re-added yet
         self._pending: list[tuple[Schedule, float, float]] = []
+        # the tails of re-planned resumes: (r, one schedule per declared group) for steps after r,
+        # and the (schedule, base) each declared group followed before the first of them
+        self._tails: list[tuple[int, list[Schedule]]] = []
+        self._origin: list[tuple[Schedule, float]] = []
         super().__init__(optimizer, last_epoch)
 
     @property
@@ -91,6 +105,32 @@ class BoundedLR(LRScheduler):
         return tuple(base for _, base in self._plan)
 
     @property
+    def plans(self) -> tuple[Plan, ...]:
+        """Each declared group's whole plan: its schedule, then the tails of re-planned resumes."""
+        return tuple(plans(self._origin or self._plan[: self._declared], self._tails))
+
+    @property
+    def resumed_at(self) -> tuple[int, ...]:
+        """The steps at which a resume re-planned the rest of the run (empty: never)."""
+        return tuple(step for step, _ in self._tails)
+
+    def _lr_at(self, index: int) -> Any:
+        """Group ``index``'s ``lr_at(step, base)``: its schedule's, or its plan's after a re-plan.
+
+        After a re-plan a declared group follows its own plan exactly; an added group follows the
+        main group's plan at its ratio to the main group's base LR.
+        """
+        if not self._tails:
+            return self._plan[index][0].lr_at
+        declared = index < self._declared
+        owner = index if declared else _main(self.base_lrs_exact[: self._declared])
+        plan = self.plans[owner]
+        if declared:
+            return lambda step, _base: plan.lr_at(step)
+        ratio = self._plan[index][1] / self._plan[owner][1]
+        return lambda step, _base: plan.lr_at(step, plan.base * ratio)
+
+    @property
     def factors(self) -> tuple[float, ...]:
         """Each param group's factor from LR changes made outside the scheduler (1.0: none)."""
         return tuple(self._factors)
@@ -98,8 +138,8 @@ class BoundedLR(LRScheduler):
     def lrs_at(self, step: int) -> list[float]:
         """Every group's LR after ``step`` scheduler steps (no stepping, no side effects)."""
         return [
-            schedule.lr_at(step, base) * factor
-            for (schedule, base), factor in zip(self._plan, self._factors, strict=True)
+            self._lr_at(index)(step, base) * factor
+            for index, ((_, base), factor) in enumerate(zip(self._plan, self._factors, strict=True))
         ]
 
     def get_lr(self) -> list[float | torch.Tensor]:
@@ -199,9 +239,10 @@ class BoundedLR(LRScheduler):
         if self._pending:
             pending_schedule, pending_base, pending_factor = self._pending.pop(0)
             return (pending_schedule, pending_base), pending_factor, tensor
-        schedule, base = self._plan[_main(self.base_lrs_exact)]
+        main = _main(self.base_lrs_exact)
+        schedule, base = self._plan[main]
         value = float(lr)  # type: ignore[arg-type]
-        now = schedule.lr_at(max(self.last_epoch, 0), base)
+        now = self._lr_at(main)(max(self.last_epoch, 0), base)
         entry, factor = ((schedule, value), 1.0) if now == 0.0 else ((schedule, base), value / now)
         return entry, factor, tensor
 
@@ -213,9 +254,9 @@ class BoundedLR(LRScheduler):
         """
         if len(self._entries) != len(self._plan):
             self._entries = [
-                (schedule.lr_at, base, factor, tensor)
-                for (schedule, base), factor, tensor in zip(
-                    self._plan, self._factors, self._lr_tensors, strict=True
+                (self._lr_at(index), base, factor, tensor)
+                for index, ((_, base), factor, tensor) in enumerate(
+                    zip(self._plan, self._factors, self._lr_tensors, strict=True)
                 )
             ]
         written: list[float] = []
@@ -265,21 +306,30 @@ class BoundedLR(LRScheduler):
                 )
             ]
             + [{"base_lr": base, "factor": factor} for _, base, factor in self._pending],
+            "segments": [
+                {"step": step, "groups": [part.bounds() for part in parts]} for step, parts in self._tails
+            ],
+            "origin": [dict(schedule.bounds(), base_lr=base) for schedule, base in self._origin],
         }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Restore the step count and factors; refuse a checkpoint saved under other bounds.
+        """Restore the step count and factors; refuse or re-plan a checkpoint saved under other bounds.
 
         The whole dict is validated before anything is applied. After loading, the optimizer's
         LRs are rewritten for the restored step, so the order in which the optimizer and the
-        scheduler are restored does not matter.
+        scheduler are restored does not matter. Bounds that differ but give the same LR at every
+        step after the checkpoint's (``kind`` step <-> multistep with the same milestones,
+        ``warmup_start_factor`` after warmup) are accepted as they are; other differences are
+        refused, or with ``on_resume_change="replan"`` the rest of the run is re-planned.
 
         Raises:
             ResumeMismatchError: the checkpoint's bounds differ from this scheduler's, naming
-                every differing field with both values.
+                every differing field with both values (or, re-planning, the change that
+                cannot be honoured and what would).
             BoundsError, BoundsTypeError: a truncated or foreign checkpoint, naming the field.
         """
         state = validated_state(state_dict, self._bounds())
+        self._origin, self._tails = self._resumed_plan(state)
         groups = self.optimizer.param_groups
         main = self._plan[_main(self.base_lrs_exact)][0]
         adopted = state["adopted"]
@@ -297,6 +347,39 @@ class BoundedLR(LRScheduler):
         self._step_count = state["_step_count"]
         self._written = None
         self._write(self.last_epoch)
+
+    def _resumed_plan(
+        self, state: dict[str, Any]
+    ) -> tuple[list[tuple[Schedule, float]], list[tuple[int, list[Schedule]]]]:
+        """The origin and tails to follow after loading ``state``: as recorded, or re-planned."""
+        origin: list[tuple[Schedule, float]] = state["origin"]
+        recorded: list[tuple[int, list[Schedule]]] = state["segments"]
+        if state["same"]:
+            return origin, recorded
+        saved: list[dict[str, Any]] = state["bounds"]
+        step: int = state["last_epoch"]
+        declared = self._plan[: self._declared]
+        try:
+            old = [
+                (Schedule(**{k: v for k, v in bounds.items() if k != "base_lr"}), float(bounds["base_lr"]))
+                for bounds in saved
+            ]
+        except (TypeError, KeyError, ValueError):  # not our bounds at all: refuse as before
+            raise ResumeMismatchError(describe_mismatch(saved, self._bounds())) from None
+        unchanged = all(
+            same_future(before, schedule, step) and math.isclose(before_base, base, rel_tol=FP32_RTOL)
+            for (before, before_base), (schedule, base) in zip(old, declared, strict=True)
+        )
+        if unchanged:
+            return origin, recorded
+        if self._on_resume_change != "replan":
+            raise ResumeMismatchError(describe_mismatch(saved, self._bounds()))
+        current = plans(origin or old, recorded)
+        parts = [
+            tail(current[index], schedule, step, base, saved[index])
+            for index, (schedule, base) in enumerate(declared)
+        ]
+        return origin or old, [*recorded, (step, parts)]
 
 
 def _main(bases: Sequence[float]) -> int:

@@ -48,6 +48,7 @@ class BoundedSchedulerConf:
     final_lr_at: str = "max_steps"  # max_steps | last_step: which step first has final_lr
     warmup_steps: int = 0  # linear warmup steps before the decay
     warmup_start_factor: float = 0.0  # warmup starts at initial_lr * warmup_start_factor
+    on_resume_change: str = "refuse"  # refuse | replan: a checkpoint saved under other bounds
     gamma: float = _GAMMA  # type: ignore[assignment]  # derived: (final_lr / initial_lr) ** (1 / n_updates)
 
 
@@ -89,6 +90,7 @@ class BoundedShapeConf:
     final_lr_at: str = "max_steps"  # max_steps | last_step: which step first has final_lr
     warmup_steps: int = 0  # linear warmup steps before the decay
     warmup_start_factor: float = 0.0  # warmup starts at initial_lr * warmup_start_factor
+    on_resume_change: str = "refuse"  # refuse | replan: a checkpoint saved under other bounds
 
 
 @dataclass

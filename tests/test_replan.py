@@ -1,0 +1,331 @@
+"""Resume that re-plans: random original bounds, resume step and changed bounds, for every kind.
+
+The property (``test_replanned_resume_keeps_every_promise``): a re-planned resume either raises
+``ResumeMismatchError`` or keeps history, is continuous at the resume step, never increases after
+it (after the new warmup), stays in ``[new final_lr, LR at resume]``, ends exactly at the new
+``final_lr`` where the new convention says, makes exactly the new ``n_updates`` decays in all (step
+kinds), and resumes again bitwise from its own checkpoint. The references are computed here from
+the old schedule and the new bounds, not taken from the re-planned scheduler.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import math
+from typing import Any
+
+import pytest
+import torch
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from bounded_lr_resolver import build_scheduler
+from bounded_lr_resolver.errors import BoundedLRError, BoundsError, ResumeMismatchError
+from bounded_lr_resolver.schedule import Schedule
+
+STEP_KINDS = ("step", "multistep", "exponential")
+
+
+def sgd(lr: float = 0.1) -> torch.optim.Optimizer:
+    return torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=lr)
+
+
+def stepped(optimizer: torch.optim.Optimizer, scheduler: Any, steps: int) -> list[float]:
+    lrs = []
+    for _ in range(steps):
+        optimizer.step()
+        scheduler.step()
+        lrs.append(float(optimizer.param_groups[0]["lr"]))
+    return lrs
+
+
+@st.composite
+def bounds(draw: st.DrawFn, initial: float, at_least: int = 2) -> dict[str, Any]:
+    kind = draw(
+        st.sampled_from(["step", "multistep", "exponential", "cosine", "linear", "polynomial", "wsd"])
+    )
+    at = draw(st.sampled_from(["max_steps", "last_step"]))
+    warmup = draw(st.sampled_from([0, 0, draw(st.integers(1, 20))]))
+    count = draw(st.integers(1, 12))
+    plateaus = count + (at == "last_step")
+    if kind == "step":
+        steps = warmup + plateaus * draw(st.integers(max(1, at_least // plateaus), 12))
+    else:
+        steps = warmup + draw(st.integers(max(plateaus, at_least), 160))
+    fields: dict[str, Any] = {
+        "initial_lr": initial,
+        "final_lr": initial * draw(st.sampled_from([1e-3, 0.05, 0.5, 1.0])),
+        "max_steps": steps,
+        "kind": kind,
+        "final_lr_at": at,
+        "warmup_steps": warmup,
+        "warmup_start_factor": draw(st.sampled_from([0.0, 0.1, 1.0])),
+    }
+    if kind in ("step", "multistep"):
+        fields["n_updates"] = count
+    if kind == "polynomial":
+        fields["power"] = draw(st.sampled_from([0.5, 1.0, 2.0]))
+    if kind == "wsd":
+        fields["decay_steps"] = draw(st.integers(1, steps - warmup))
+        fields["decay_shape"] = draw(st.sampled_from(["linear", "cosine", "sqrt", "exponential"]))
+    return fields
+
+
+def build(fields: dict[str, Any], **extra: Any) -> tuple[torch.optim.Optimizer, Any]:
+    optimizer = sgd(fields["initial_lr"])
+    return optimizer, build_scheduler(optimizer, **fields, **extra)
+
+
+@settings(
+    max_examples=5000,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+@given(data=st.data())
+def test_replanned_resume_keeps_every_promise(data: st.DataObject) -> None:
+    try:
+        old = data.draw(bounds(0.1))
+        opt, sched = build(old)
+    except BoundsError:
+        event("invalid original bounds")
+        return  # not a valid original schedule (the step kind's divisibility, a tight range)
+    r = data.draw(st.integers(0, old["max_steps"] + 3))
+    before = [float(opt.param_groups[0]["lr"]), *stepped(opt, sched, r)]  # LRs at steps 0..r
+    state = sched.state_dict()
+    new = data.draw(bounds(0.1, at_least=2))
+    try:
+        opt2, resumed = build(new, on_resume_change="replan")
+    except BoundsError:
+        event("invalid new bounds")
+        return
+    try:
+        resumed.load_state_dict(state)
+    except ResumeMismatchError:
+        event("refused")
+        return  # refused, naming the change (its messages are tested one by one below)
+    event("re-planned" if resumed.resumed_at else "accepted unchanged")
+    assert float(opt2.param_groups[0]["lr"]) == before[r], "continuous: the checkpoint's LR at its step"
+    plan = resumed.plans[0]
+    assert [plan.lr_at(t) for t in range(r + 1)] == before, "history unchanged"
+    end = max(new["max_steps"] + 2, r)
+    after = [float(opt2.param_groups[0]["lr"]), *stepped(opt2, resumed, end - r)]  # steps r..end
+    assert after == [plan.lr_at(t) for t in range(r, end + 1)], "the plan is what the scheduler writes"
+    final = new["final_lr"]
+    hit = new["max_steps"] - (new["final_lr_at"] == "last_step")
+    assert all(lr == final for lr in after[hit - r :]), "final_lr exactly where promised, then held"
+    decaying = after[max(0, new["warmup_steps"] - r) :]  # steps from max(r, warmup_steps) on
+    assert all(b <= a for a, b in itertools.pairwise(decaying)), "never increases after warmup"
+    top = max(before[r], new["initial_lr"]) if r < new["warmup_steps"] else before[r]
+    assert all(final <= lr <= top for lr in decaying), "within [new final_lr, LR at resume]"
+    if new["kind"] in ("step", "multistep") and final < before[r]:
+        made = (
+            Schedule(**old).decays_at(r) if old["kind"] in STEP_KINDS and not resumed_twice(state) else None
+        )
+        if made is not None:
+            decays = sum(b < a for a, b in itertools.pairwise(after))
+            assert made + decays == new["n_updates"], "exactly n_updates decays in all"
+    # a second resume from the re-planned run's own checkpoint, same config: bitwise
+    r2 = data.draw(st.integers(r, end))
+    opt3, again = build(new, on_resume_change="replan")
+    opt4, original = build(new, on_resume_change="replan")
+    original.load_state_dict(state)
+    stepped(opt4, original, r2 - r)
+    checkpoint = original.state_dict()
+    again.load_state_dict(checkpoint)
+    assert [float(opt3.param_groups[0]["lr"]), *stepped(opt3, again, end - r2)] == after[r2 - r :]
+
+
+def resumed_twice(state: dict[str, Any]) -> bool:
+    return bool(state.get("segments"))
+
+
+def test_extend_a_step_run_and_resume_it_twice_bitwise() -> None:
+    """12 steps / 3 decays resumed at step 6 as 24 / 6: 1 decay made, 5 spread over the 18 left."""
+    opt, sched = build({"initial_lr": 0.1, "final_lr": 1e-4, "max_steps": 12, "n_updates": 3})
+    first = [0.1, *stepped(opt, sched, 6)]
+    state = sched.state_dict()
+    longer = {"initial_lr": 0.1, "final_lr": 1e-4, "max_steps": 24, "n_updates": 6}
+    opt2, resumed = build(longer, on_resume_change="replan")
+    resumed.load_state_dict(state)
+    rest = [float(opt2.param_groups[0]["lr"]), *stepped(opt2, resumed, 18)]
+    assert rest[0] == first[6] == pytest.approx(1e-2, rel=1e-15)
+    assert rest[-1] == 1e-4
+    gamma = (1e-4 / 1e-2) ** (1 / 5)  # the remaining decays share the remaining range
+    expected_values = [1e-2 * gamma**k for k in range(5)] + [1e-4]
+    values = sorted(set(rest), reverse=True)
+    assert values == pytest.approx(expected_values, rel=1e-13)
+    changes = [t + 6 for t, (a, b) in enumerate(itertools.pairwise(rest), 1) if b < a]
+    assert changes == [6 + (i * 18) // 5 for i in range(1, 6)]  # the rest, evenly spread
+    assert resumed.resumed_at == (6,)
+    opt2, resumed = build(longer, on_resume_change="replan")
+    resumed.load_state_dict(state)
+    stepped(opt2, resumed, 9)
+    saved = resumed.state_dict()
+    assert saved["segments"][0]["step"] == 6
+    assert saved["origin"][0]["max_steps"] == 12
+    buffer = io.BytesIO()
+    torch.save(saved, buffer)
+    buffer.seek(0)
+    assert torch.load(buffer, weights_only=True) == saved  # plain data
+    opt3, again = build(longer)  # "refuse" is fine: the config is the checkpoint's
+    again.load_state_dict(saved)
+    assert [float(opt3.param_groups[0]["lr"]), *stepped(opt3, again, 9)] == rest[9:]
+
+
+def test_refuse_stays_the_default_and_says_how_to_replan() -> None:
+    opt, sched = build({"initial_lr": 0.1, "final_lr": 1e-4, "max_steps": 12, "n_updates": 3})
+    stepped(opt, sched, 6)
+    _, other = build({"initial_lr": 0.1, "final_lr": 1e-4, "max_steps": 24, "n_updates": 6})
+    with pytest.raises(ResumeMismatchError) as caught:
+        other.load_state_dict(sched.state_dict())
+    assert str(caught.value) == (
+        "BoundedLR.load_state_dict: the checkpoint's bounds must equal the config's, got group 0 "
+        "max_steps: checkpoint max_steps=12, config max_steps=24; group 0 n_updates: checkpoint "
+        "n_updates=3, config n_updates=6. Resume with the config the checkpoint was trained with, "
+        "start a new schedule, or set on_resume_change='replan' to plan the rest of the run under the "
+        "new bounds"
+    )
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "step"),
+    [
+        pytest.param(
+            {"max_steps": 12, "n_updates": 3},
+            {"max_steps": 12, "n_updates": 3, "kind": "multistep"},
+            6,
+            id="step-to-multistep-same-milestones",
+        ),
+        pytest.param(
+            {"max_steps": 110, "n_updates": 10, "warmup_steps": 10, "warmup_start_factor": 0.0},
+            {"max_steps": 110, "n_updates": 10, "warmup_steps": 10, "warmup_start_factor": 0.5},
+            10,
+            id="warmup-start-factor-after-warmup",
+        ),
+        pytest.param(
+            {"max_steps": 100, "kind": "exponential"},
+            {"max_steps": 100, "n_updates": 100, "kind": "multistep"},
+            40,
+            id="exponential-to-multistep-every-step",
+        ),
+    ],
+)
+def test_a_change_that_changes_no_lr_is_accepted_with_refuse(
+    old: dict[str, Any], new: dict[str, Any], step: int
+) -> None:
+    common = {"initial_lr": 0.1, "final_lr": 1e-4}
+    opt, sched = build({**common, **old})
+    stepped(opt, sched, step)
+    rest = stepped(opt, sched, 30)
+    opt, sched = build({**common, **old})
+    stepped(opt, sched, step)
+    opt2, resumed = build({**common, **new})  # on_resume_change="refuse"
+    resumed.load_state_dict(sched.state_dict())
+    assert resumed.resumed_at == ()  # nothing re-planned
+    assert stepped(opt2, resumed, 30) == rest
+
+
+def test_warmup_start_factor_still_ramping_is_a_change() -> None:
+    fields = {"initial_lr": 0.1, "final_lr": 1e-4, "max_steps": 110, "n_updates": 10, "warmup_steps": 10}
+    opt, sched = build(fields)
+    stepped(opt, sched, 5)
+    _, resumed = build({**fields, "warmup_start_factor": 0.5})
+    with pytest.raises(ResumeMismatchError, match=r"checkpoint warmup_start_factor=0\.0"):
+        resumed.load_state_dict(sched.state_dict())
+
+
+REFUSED = [
+    pytest.param(
+        {"max_steps": 6},
+        "cannot honour max_steps: checkpoint max_steps=12, config max_steps=6: the checkpoint is at step 6, "
+        "so the run must go on after it. Give max_steps > 6",
+        id="max-steps-at-resume",
+    ),
+    pytest.param(
+        {"max_steps": 24, "n_updates": 1, "kind": "multistep"},
+        "cannot honour n_updates: checkpoint n_updates=3, config n_updates=1: the checkpoint has made 1 "
+        "decays by step 6. Give n_updates > 1 (the decays so far plus the ones still to come)",
+        id="fewer-decays-than-made",
+    ),
+    pytest.param(
+        {"max_steps": 24, "n_updates": 6, "final_lr": 0.05},
+        "cannot honour final_lr: checkpoint final_lr=0.0001, config final_lr=0.05: the checkpoint trains "
+        "at 0.010000000000000002 at step 6, and the LR never rises after warmup. Give final_lr <= "
+        "0.010000000000000002 (for this group's base LR)",
+        id="final-above-lr-at-resume",
+    ),
+    pytest.param(
+        {"max_steps": 24, "n_updates": 6, "initial_lr": 0.2},
+        "cannot honour initial_lr: checkpoint initial_lr=0.1, config initial_lr=0.2: warmup has ended by "
+        "step 6, so the peak LR is history. Keep initial_lr=0.1 (and the optimizer's lr)",
+        id="initial-after-warmup",
+    ),
+    pytest.param(
+        {"max_steps": 7, "n_updates": 3, "kind": "multistep"},
+        "cannot plan the 1 steps after step 6 under the changed kind, max_steps (in the rest of the run, "
+        "max_steps counts the steps left and n_updates the decays still to come): BoundedLR.load_state_dict "
+        "(the rest of the run after step 6): n_updates must be <= max_steps, got n_updates=2, max_steps=1, "
+        "warmup_steps=0. There cannot be more decays than steps",
+        id="more-decays-than-steps-left",
+    ),
+]
+
+
+@pytest.mark.parametrize(("new", "message"), REFUSED)
+def test_a_change_that_cannot_be_honoured_is_refused_naming_it(new: dict[str, Any], message: str) -> None:
+    old = {"initial_lr": 0.1, "final_lr": 1e-4, "max_steps": 12, "n_updates": 3}
+    opt, sched = build(old)
+    stepped(opt, sched, 6)
+    state = sched.state_dict()
+    fields = {**old, **new}
+    _, resumed = build(fields, on_resume_change="replan")
+    before = resumed.state_dict()
+    with pytest.raises(ResumeMismatchError) as caught:
+        resumed.load_state_dict(state)
+    assert str(caught.value) == f"BoundedLR.load_state_dict: on_resume_change='replan' {message}"
+    assert resumed.state_dict() == before  # nothing applied
+
+
+def test_switch_step_to_cosine_and_extend_warmup() -> None:
+    """Resumed in warmup with a longer warmup: it ramps on from where it was to the peak."""
+    old = {"initial_lr": 0.1, "final_lr": 1e-4, "max_steps": 110, "n_updates": 10, "warmup_steps": 10}
+    opt, sched = build(old)
+    before = [0.0, *stepped(opt, sched, 4)]
+    new = {"initial_lr": 0.1, "final_lr": 1e-4, "max_steps": 220, "kind": "cosine", "warmup_steps": 20}
+    opt2, resumed = build(new, on_resume_change="replan")
+    resumed.load_state_dict(sched.state_dict())
+    rest = [float(opt2.param_groups[0]["lr"]), *stepped(opt2, resumed, 216)]
+    assert rest[0] == before[4] == pytest.approx(0.04, rel=1e-15)
+    assert rest[1:17] == pytest.approx([0.04 + (0.1 - 0.04) * t / 16 for t in range(1, 17)], rel=1e-14)
+    assert rest[16] == 0.1  # step 20: warmup done
+    assert rest[16 + 100] == pytest.approx(1e-4 + (0.1 - 1e-4) / 2, rel=1e-12)
+    assert rest[-1] == 1e-4
+
+
+@pytest.mark.parametrize(
+    "bad", [{"segments": "x"}, {"segments": [{"step": 99, "groups": []}]}, {"origin": [1]}]
+)
+def test_a_hand_edited_plan_is_refused_before_anything_is_applied(bad: dict[str, Any]) -> None:
+    opt, sched = build({"initial_lr": 0.1, "final_lr": 1e-4, "max_steps": 12, "n_updates": 3})
+    stepped(opt, sched, 6)
+    _, resumed = build(
+        {"initial_lr": 0.1, "final_lr": 1e-4, "max_steps": 24, "n_updates": 6}, on_resume_change="replan"
+    )
+    resumed.load_state_dict(sched.state_dict())
+    state = {**resumed.state_dict(), **bad}
+    _, fresh = build({"initial_lr": 0.1, "final_lr": 1e-4, "max_steps": 24, "n_updates": 6})
+    with pytest.raises(BoundedLRError) as caught:
+        fresh.load_state_dict(state)
+    assert "BoundedLR.load_state_dict: " in str(caught.value)
+    assert fresh.resumed_at == ()
+
+
+def test_on_resume_change_is_validated() -> None:
+    with pytest.raises(BoundsError) as caught:
+        build({"initial_lr": 0.1, "final_lr": 1e-4, "max_steps": 12, "n_updates": 3}, on_resume_change="yes")
+    assert str(caught.value) == (
+        "build_scheduler: on_resume_change must be one of ['refuse', 'replan'], got on_resume_change='yes'"
+    )
+    assert math.isfinite(0.0)
