@@ -33,6 +33,12 @@ from bounded_lr_resolver.curve import lr_curve
 from bounded_lr_resolver.errors import BoundsError, bad_type, package_error
 from bounded_lr_resolver.preview import Preview, preview
 from bounded_lr_resolver.report import check_bounds, csv_steps, key_steps, summary, write_csv, write_png
+from bounded_lr_resolver.resume_preview import (
+    load_scheduler_state,
+    resume_summary,
+    resumed_view,
+    write_resume_files,
+)
 from bounded_lr_resolver.schedule import Schedule
 from bounded_lr_resolver.scheduler import BoundedLR
 from bounded_lr_resolver.sweep_report import schedule_from
@@ -141,6 +147,9 @@ def check_job(cfg: DictConfig) -> None:
     """Validate the main job's own keys (the scheduler node validates itself when it resolves)."""
     for name in ("verify", "plot", "optimizer.tensor_lr"):
         _check_flag(name, cfg_get(cfg, name))
+    resume_from = cfg.get("resume_from")
+    if resume_from is not None and not isinstance(resume_from, str):
+        raise bad_type(_JOB, "resume_from", "a checkpoint path (or null)", resume_from)
     group_lrs = cfg.optimizer.group_lrs
     if group_lrs is not None:
         if not isinstance(group_lrs, ListConfig) or len(group_lrs) == 0:
@@ -184,6 +193,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     else:
         optimizer = _preview_optimizer(cfg)
         scheduler = make_scheduler(optimizer=optimizer)
+        if cfg.get("resume_from"):
+            return _resumed(cfg, optimizer, scheduler, out)
         if len(optimizer.param_groups) > 1:
             result["groups"] = _group_lines(scheduler)
         schedule = scheduler.schedules[_main_group(scheduler)]
@@ -218,6 +229,38 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             "this is a bug in bounded-lr-resolver, please report it with the command line"
         )
     return result
+
+
+def _resumed(
+    cfg: DictConfig, optimizer: torch.optim.Optimizer, scheduler: BoundedLR, out: Path
+) -> dict[str, Any]:
+    """``resume_from=<checkpoint>``: load it as training would, then preview and check the whole plan."""
+    path = str(cfg.resume_from)
+    scheduler.load_state_dict(load_scheduler_state(path))
+    step = scheduler.last_epoch
+    view = resumed_view(scheduler, _main_group(scheduler), step)
+    text, ok = resume_summary(view, scheduler, path)
+    if cfg.verify:
+        end = scheduler.schedules[0].max_steps + 1
+        expected = [view.plan.lr_at(t) for t in range(step + 1, end)]
+        written = []
+        for _ in range(step + 1, end):
+            optimizer.step()
+            scheduler.step()
+            written.append(float(optimizer.param_groups[_main_group(scheduler)]["lr"]))
+        differences = _differences(np.array(written), np.array(expected), bool(cfg.optimizer.tensor_lr))
+        text += "\n  verified     " + _verdict(
+            *differences, f"stepped the resumed scheduler {end - step - 1} times"
+        )
+    print(text, flush=True)
+    title = f"resumed at step {step} from {Path(path).name}: the rest re-planned under this config"
+    write_resume_files(view, out, bool(cfg.plot), title)
+    if not ok:
+        raise BoundsError(
+            f"{_JOB}: the re-planned schedule must keep its promises, got one that breaks them (see 'bounds' "
+            "above); this is a bug in bounded-lr-resolver, please report it with the command line"
+        )
+    return {"resumed_at": step, "lr_at_resume": view.lr_at_resume}
 
 
 def _failure(error: BaseException) -> str | None:

@@ -75,6 +75,32 @@ def shapes() -> None:
     figure.savefig(HERE / "shapes.png")
 
 
+def resume() -> None:
+    """A 12,000-step, 6-decay run checkpointed at step 5,000, resumed as 24,000 steps and 8 decays."""
+    import torch
+
+    from bounded_lr_resolver import build_scheduler
+    from bounded_lr_resolver.resume_preview import resumed_view, write_resume_png
+
+    def sgd() -> torch.optim.Optimizer:
+        return torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+
+    old = {"initial_lr": 0.1, "final_lr": 1e-4, "kind": "multistep", "warmup_steps": 500}
+    optimizer = sgd()
+    first = build_scheduler(optimizer, max_steps=12_000, n_updates=6, **old)
+    for _ in range(5_000):
+        optimizer.step()
+        first.step()
+    optimizer = sgd()
+    resumed = build_scheduler(optimizer, max_steps=24_000, n_updates=8, on_resume_change="replan", **old)
+    resumed.load_state_dict(first.state_dict())
+    title = (
+        "12,000 steps / 6 decays, resumed at step 5,000 as 24,000 steps / 8 decays (on_resume_change=replan)"
+    )
+    write_resume_png(HERE / "resume.png", resumed_view(resumed, 0, 5_000), title)
+
+
 if __name__ == "__main__":
     conventions()
     shapes()
+    resume()

@@ -17,8 +17,9 @@ import pytest
 import yaml
 from omegaconf import OmegaConf
 
-from bounded_lr_resolver.bounds import Schedule, gamma, lr_values, milestones, step_size
+from bounded_lr_resolver.bounds import gamma, lr_values, milestones, step_size
 from bounded_lr_resolver.curve import lr_curve
+from bounded_lr_resolver.schedule import Schedule
 from tests.conftest import HYDRA_14, run
 from tests.test_main_job import BOUNDED_LR
 
@@ -359,3 +360,77 @@ def test_lightning_helper_refuses_a_step_schedule_stepped_per_epoch() -> None:
         "instead of a built scheduler and it is built with max_steps=5; with interval='epoch' the schedule "
         "counts epochs"
     )
+
+
+def test_lightning_resume_with_a_larger_max_steps_replans_the_rest(tmp_path: Path) -> None:
+    """The README's recipe: ckpt_path resume with trainer.max_steps doubled, through the shipped group.
+
+    The first run (20 steps, 4 decays) is checkpointed at step 10 (2 decays made); resumed with
+    max_steps=40, the 2 decays still to come are spread over the 30 steps left, ending at final_lr.
+    """
+    lightning = pytest.importorskip("lightning")
+    import torch
+    from hydra import compose, initialize_config_dir
+
+    from bounded_lr_resolver import instantiate_trusted, lightning_scheduler
+
+    (tmp_path / "config.yaml").write_text(
+        "defaults:\n  - bounded_lr@scheduler: multistep\n  - _self_\n"
+        "scheduler:\n  final_lr: 1e-3\n  n_updates: 4\n  on_resume_change: replan\n"
+    )
+    with initialize_config_dir(str(tmp_path), **({} if HYDRA_14 else {"version_base": "1.3"})):
+        cfg = compose("config")
+    seen: list[float] = []
+
+    class Model(lightning.LightningModule):  # type: ignore[misc, name-defined]
+        def __init__(self) -> None:
+            super().__init__()
+            self.layer = torch.nn.Linear(4, 1)
+
+        def training_step(self, batch: list[torch.Tensor], batch_idx: int) -> torch.Tensor:
+            seen.append(self.optimizers().param_groups[0]["lr"])
+            return torch.nn.functional.mse_loss(self.layer(batch[0]), batch[1])
+
+        def configure_optimizers(self) -> dict[str, object]:
+            optimizer = torch.optim.SGD(self.parameters(), lr=cfg.scheduler.initial_lr)
+            make = instantiate_trusted(cfg.scheduler)
+            return {
+                "optimizer": optimizer,
+                "lr_scheduler": lightning_scheduler(make, optimizer, self.trainer),
+            }
+
+    data = torch.utils.data.TensorDataset(torch.randn(64, 4), torch.randn(64, 1))
+
+    def fit(max_steps: int, ckpt_path: str | None = None, every: int | None = None) -> None:
+        callbacks = []
+        if every:
+            callbacks.append(
+                lightning.pytorch.callbacks.ModelCheckpoint(
+                    dirpath=tmp_path / "ckpt", every_n_train_steps=every, save_top_k=-1
+                )
+            )
+        trainer = lightning.Trainer(
+            accelerator="cpu",
+            max_steps=max_steps,
+            logger=False,
+            enable_checkpointing=bool(every),
+            callbacks=callbacks,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Lightning's advice (num_workers, ...) is its own
+            trainer.fit(Model(), torch.utils.data.DataLoader(data, batch_size=8), ckpt_path=ckpt_path)
+
+    fit(20, every=10)
+    first = list(seen)
+    [checkpoint] = [path for path in (tmp_path / "ckpt").iterdir() if "step=10" in path.name]
+    seen.clear()
+    fit(40, ckpt_path=str(checkpoint))
+    assert len(seen) == 30  # steps 10..39
+    assert seen[0] == first[10]  # continuous: the LR the checkpoint was training at
+    assert first[:10] == [0.1] * 5 + [first[5]] * 5  # history: one decay at step 5 ...
+    assert first[10] < first[5]  # ... and the second at step 10
+    changes = [10 + t for t in range(1, 30) if seen[t] < seen[t - 1]]
+    assert changes == [25]  # the 2 remaining decays over the 30 steps left: at 25 and 40
+    assert seen[-1] == pytest.approx(first[10] * (1e-3 / first[10]) ** 0.5, rel=1e-12)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import itertools
 import math
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,6 +24,8 @@ from hypothesis import strategies as st
 from bounded_lr_resolver import build_scheduler
 from bounded_lr_resolver.errors import BoundedLRError, BoundsError, ResumeMismatchError
 from bounded_lr_resolver.schedule import Schedule
+from tests.conftest import run
+from tests.test_main_job import BOUNDED_LR
 
 STEP_KINDS = ("step", "multistep", "exponential")
 
@@ -329,3 +332,49 @@ def test_on_resume_change_is_validated() -> None:
         "build_scheduler: on_resume_change must be one of ['refuse', 'replan'], got on_resume_change='yes'"
     )
     assert math.isfinite(0.0)
+
+
+def test_main_job_previews_a_replanned_resume(tmp_path: Path) -> None:
+    """bounded-lr resume_from=<ckpt>: the history, the resume step, the re-planned rest, verified."""
+    opt, sched = build(
+        {"initial_lr": 0.1, "final_lr": 1e-4, "max_steps": 12_000, "n_updates": 6, "kind": "multistep"}
+    )
+    lrs = [0.1, *stepped(opt, sched, 5_000)]
+    torch.save({"scheduler": sched.state_dict()}, tmp_path / "last.ckpt")
+    args = [
+        BOUNDED_LR,
+        f"hydra.run.dir={tmp_path / 'out'}",
+        f"resume_from={tmp_path / 'last.ckpt'}",
+        "scheduler=multistep",
+        "scheduler.max_steps=24000",
+        "scheduler.n_updates=8",
+        "scheduler.on_resume_change=replan",
+        "verify=true",
+    ]
+    output = run(args, cwd=tmp_path).stdout
+    assert f"bounded-lr: resumed at step 5000 (LR {lrs[5000]!r})" in output
+    assert "  history      steps 0..5000: multistep 0.1 -> 0.0001 over 12000 steps" in output
+    assert "  re-planned   steps 5001..24000: multistep" in output
+    assert "decays       6  (final_lr_at=max_steps)" in output  # 8 minus the 2 made by step 5000
+    assert "bounds       HOLD" in output
+    assert "stepped the resumed scheduler 19000 times: every LR equals the closed form" in output
+    with (tmp_path / "out" / "schedule.csv").open() as stream:
+        rows = [line.split(",") for line in stream.read().splitlines()[1:]]
+    written = {int(step): float(lr) for step, lr in rows}
+    assert written[5000] == lrs[5000]
+    assert written[24000] == 1e-4
+    assert all(written[t] == lrs[t] for t in written if t <= 5000)  # history unchanged
+    assert (tmp_path / "out" / "schedule.png").stat().st_size > 20_000
+    refused = run([*args[:-2], "plot=false"], cwd=tmp_path, check=False)
+    assert refused.returncode == 1
+    assert (
+        "Error: BoundedLR.load_state_dict: the checkpoint's bounds must equal the config's" in refused.stderr
+    )
+    missing = run(
+        [BOUNDED_LR, f"hydra.run.dir={tmp_path / 'x'}", "resume_from=nope.pt"], cwd=tmp_path, check=False
+    )
+    assert missing.returncode == 1
+    assert (
+        "bounded-lr: resume_from must be an existing checkpoint file, got resume_from='nope.pt'"
+        in missing.stderr
+    )

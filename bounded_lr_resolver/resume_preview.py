@@ -1,0 +1,186 @@
+"""The main job's ``resume_from=<checkpoint>``: preview the rest of a run, re-planned or not.
+
+It loads a scheduler checkpoint (``torch.save(scheduler.state_dict())``, a dict holding one under
+``"scheduler"``, or a Lightning checkpoint) into the scheduler the config builds, exactly as
+training would, and shows the whole plan: the history up to the checkpoint's step, the resume
+step, and the rest. The checks are the re-plan's promises: continuous at the resume step, never
+increasing after it (after warmup), within ``[final_lr, LR at resume]``, at ``final_lr`` exactly
+where the config says.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import torch
+
+from bounded_lr_resolver.errors import bad_value
+from bounded_lr_resolver.preview import preview
+from bounded_lr_resolver.replan import Plan
+from bounded_lr_resolver.report import derived_lines, write_csv
+from bounded_lr_resolver.scheduler import BoundedLR
+
+__all__ = [
+    "ResumedView",
+    "load_scheduler_state",
+    "resume_summary",
+    "resumed_view",
+    "write_resume_files",
+    "write_resume_png",
+]
+
+_JOB = "bounded-lr"
+
+
+def load_scheduler_state(path: str) -> dict[str, Any]:
+    """A scheduler state dict from ``path``: plain data only (``weights_only=True``)."""
+    file = Path(path)
+    if not file.is_file():
+        raise bad_value(_JOB, "resume_from", "an existing checkpoint file", {"resume_from": path})
+    try:
+        data = torch.load(file, map_location="cpu", weights_only=True)
+    except Exception as error:  # pickle, zip and torch's own errors alike
+        raise bad_value(
+            _JOB,
+            "resume_from",
+            "a checkpoint torch.load(weights_only=True) can read",
+            {"resume_from": path, "error": f"{type(error).__name__}: {error}"[:200]},
+        ) from None
+    if isinstance(data, dict) and isinstance(data.get("lr_schedulers"), list) and data["lr_schedulers"]:
+        data = data["lr_schedulers"][0]  # a Lightning checkpoint
+    elif isinstance(data, dict) and isinstance(data.get("scheduler"), dict):
+        data = data["scheduler"]
+    if not isinstance(data, dict):
+        raise bad_value(_JOB, "resume_from", "a scheduler state dict", {"resume_from": path})
+    return data
+
+
+@dataclass(frozen=True)
+class ResumedView:
+    """The whole plan of the main group at its change points (or a sample), and the resume step."""
+
+    plan: Plan
+    resumed_at: int
+    lr_at_resume: float
+    steps: npt.NDArray[np.int64]
+    lrs: npt.NDArray[np.float64]
+
+
+def resumed_view(scheduler: BoundedLR, group: int, step: int) -> ResumedView:
+    """The plan of ``group`` after loading a checkpoint at ``step``: each piece's preview, stitched."""
+    plan = scheduler.plans[group]
+    pieces = [(0, plan.schedule, plan.base), *((r, part, None) for r, part in plan.tails)]
+    steps: list[npt.NDArray[np.int64]] = []
+    lrs: list[npt.NDArray[np.float64]] = []
+    for index, (start, schedule, base) in enumerate(pieces):
+        view = preview(schedule, base)
+        stop = pieces[index + 1][0] if index + 1 < len(pieces) else None
+        absolute = view.steps + start
+        keep = (absolute > start) | (index == 0)
+        if stop is not None:
+            keep &= absolute <= stop
+        steps.append(absolute[keep])
+        lrs.append(view.lrs[keep])
+    all_steps, all_lrs = np.concatenate(steps), np.concatenate(lrs)
+    if not np.any(all_steps == step):  # the resume step itself, always shown
+        where = int(np.searchsorted(all_steps, step))
+        all_steps = np.insert(all_steps, where, step)
+        all_lrs = np.insert(all_lrs, where, plan.lr_at(step))
+    return ResumedView(plan, step, plan.lr_at(step), all_steps, all_lrs)
+
+
+def resume_summary(view: ResumedView, scheduler: BoundedLR, path: str) -> tuple[str, bool]:
+    """The terminal summary of a resumed plan and whether the re-plan's promises hold."""
+    plan, r = view.plan, view.resumed_at
+    new = scheduler.schedules[0]
+    end = new.max_steps - (new.final_lr_at == "last_step")
+    lines = [f"bounded-lr: resumed at step {r} (LR {view.lr_at_resume!r}) from {path}"]
+    last_tail = plan.tails[-1] if plan.tails else None
+    if last_tail is None or last_tail[0] != r:
+        lines.append(
+            "  unchanged    the config's bounds give the same LR at every later step: nothing re-planned"
+        )
+    else:
+        lines.append(
+            f"  history      steps 0..{r}: {plan.schedule.kind} {plan.schedule.initial_lr:g} -> "
+            f"{plan.schedule.final_lr:g} over {plan.schedule.max_steps} steps (the checkpoint's plan)"
+        )
+        part = last_tail[1]
+        lines.append(
+            f"  re-planned   steps {r + 1}..{new.max_steps}: {part.kind} {part.initial_lr!r} -> "
+            f"{part.final_lr:g} over the {part.max_steps} steps left (on_resume_change=replan); "
+            "in steps since the resume:"
+        )
+        lines += ["  " + line for line in derived_lines(part)]
+    after = view.lrs[view.steps >= max(r, new.warmup_steps)]
+    held = view.lrs[view.steps >= end]
+    checks = {
+        "continuous at the resume step": bool(view.lrs[view.steps == r][0] == view.lr_at_resume),
+        "never increases after it": bool(np.all(np.diff(after) <= 0)),
+        "within [final_lr, LR at resume]": bool(
+            np.all(after >= new.final_lr) and (r < new.warmup_steps or np.all(after <= view.lr_at_resume))
+        ),
+        f"final_lr from step {end}": bool(held.size and np.all(held == new.final_lr)),
+    }
+    lines.append(f"  {'step':>12}  {'lr':<24} when")
+    for label, step in (
+        ("start", 0),
+        ("resume", r),
+        ("first step at final_lr", end),
+        ("after max_steps", new.max_steps),
+    ):
+        lines.append(f"  {step:>12}  {plan.lr_at(step)!r:<24} {label}")
+    ok = all(checks.values())
+    lines.append(
+        f"  bounds       {'HOLD' if ok else 'BROKEN'}: "
+        + ", ".join(f"{name}: {value}" for name, value in checks.items())
+    )
+    return "\n".join(lines), ok
+
+
+def write_resume_files(view: ResumedView, out: Path, plot: bool, title: str) -> None:
+    """``schedule.csv`` (the plan at its change points, or a sample) and ``schedule.png``, resume marked."""
+    step_count = view.steps.size
+    keep = np.unique(np.linspace(0, step_count - 1, min(step_count, 20_000)).round().astype(np.int64))
+    keep = np.union1d(keep, np.flatnonzero(view.steps == view.resumed_at))
+    write_csv(out / "schedule.csv", view.steps[keep], {"lr": view.lrs[keep]})
+    if plot:
+        write_resume_png(out / "schedule.png", view, title)
+
+
+def write_resume_png(path: Path, view: ResumedView, title: str) -> None:
+    """The old plan up to the resume step, the new plan after it, and the resume step marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    from bounded_lr_resolver.files import atomic_write
+
+    figure, axes = plt.subplots(figsize=(9, 5), dpi=110)
+    r = view.resumed_at
+    before = view.steps <= r
+    axes.step(view.steps[before], view.lrs[before], where="post", label="history (the checkpoint's plan)")
+    old = preview(view.plan.schedule, view.plan.base)
+    later = old.steps > r
+    old_steps = np.concatenate([[r], old.steps[later]])
+    old_lrs = np.concatenate([[view.plan.schedule.lr_at(r, view.plan.base)], old.lrs[later]])
+    axes.step(old_steps, old_lrs, where="post", linestyle=":", color="grey", label="old plan")
+    rest = view.steps >= r
+    axes.step(view.steps[rest], view.lrs[rest], where="post", label="the rest, re-planned")
+    axes.axvline(r, color="tab:red", linestyle="--", linewidth=1, label=f"resume (step {r})")
+    axes.set_yscale("log")
+    axes.set_xlabel("scheduler step")
+    axes.set_ylabel("learning rate (log scale)")
+    axes.set_title(title, fontsize=10)
+    axes.grid(True, which="major", alpha=0.3)
+    axes.legend(fontsize=8, loc="lower left")
+    figure.subplots_adjust(left=0.09, right=0.98, top=0.93, bottom=0.11)
+    try:
+        atomic_write(path, lambda temporary: figure.savefig(temporary, format="png"))
+    finally:
+        plt.close(figure)
