@@ -707,6 +707,8 @@ def main() -> None:
     rounds = 3 if args.quick else 11
     # the optimizer stepped once before each scheduler is built (see _optimizer); torch cannot tell
     warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler.step\(\)` before")
+    # the step loops time scheduler.step() alone, without optimizer steps, on purpose
+    warnings.filterwarnings("ignore", message=r"BoundedLR.step: scheduler.step\(\) was called")
     if args.only == "shapes":
         print("\n".join(shapes(rounds, 100_000)))
         return

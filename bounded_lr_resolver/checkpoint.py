@@ -47,7 +47,7 @@ def validated_state(state: object, ours: list[dict[str, object]]) -> dict[str, A
     missing = [key for key in _REQUIRED if key not in state]
     foreign = sorted(str(key) for key in state if key not in _REQUIRED + _OPTIONAL)
     if missing or foreign:
-        rule = f"a dict with the keys {list(_REQUIRED)} (and optionally {list(_OPTIONAL[:5])})"
+        rule = f"a dict with the keys {list(_REQUIRED)} (and optionally {list(_OPTIONAL[:6])})"
         raise bad_value(_LOAD, "state_dict", rule, {"missing keys": missing, "unknown keys": foreign}, hint)
     last_epoch, step_count = state["last_epoch"], state["_step_count"]
     for name, value, minimum in (("last_epoch", last_epoch, 0), ("_step_count", step_count, 1)):

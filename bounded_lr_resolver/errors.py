@@ -17,6 +17,7 @@ __all__ = [
     "ResolverConflictError",
     "ResolverConflictWarning",
     "ResumeMismatchError",
+    "StepCountWarning",
     "UntrustedTargetError",
     "bad_type",
     "bad_value",
@@ -42,6 +43,10 @@ class ResolverConflictError(BoundedLRError, ValueError):
 
 class ResolverConflictWarning(UserWarning):
     """The Hydra plugin kept a resolver that was registered under one of our names before it loaded."""
+
+
+class StepCountWarning(UserWarning):
+    """``scheduler.step()`` was called clearly more often than ``optimizer.step()`` (once each, please)."""
 
 
 class ResumeMismatchError(BoundedLRError, ValueError):

@@ -10,6 +10,7 @@ multiplication, resuming is bitwise exact, and the bounds hold exactly. It is bu
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,13 +19,14 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
 from bounded_lr_resolver.checkpoint import FP32_RTOL, describe_mismatch, validated_state
-from bounded_lr_resolver.errors import ResumeMismatchError, bad_type, bad_value
+from bounded_lr_resolver.errors import ResumeMismatchError, StepCountWarning, bad_type, bad_value
 from bounded_lr_resolver.replan import ON_RESUME_CHANGE, Plan, plans, same_future, tail
 from bounded_lr_resolver.schedule import Schedule
 
 __all__ = ["BoundedLR", "check_group_lr"]
 
 _LOAD = "BoundedLR.load_state_dict"
+_STEP_SLACK = 100  # AMP's GradScaler skips optimizer steps while it calibrates its scale
 
 
 class BoundedLR(LRScheduler):
@@ -92,6 +94,10 @@ class BoundedLR(LRScheduler):
         # and the (schedule, base) each declared group followed before the first of them
         self._tails: list[tuple[int, list[Schedule]]] = []
         self._origin: list[tuple[Schedule, float]] = []
+        # scheduler and optimizer steps since the build (or the last load), for StepCountWarning
+        self._steps_taken = 0
+        self._optimizer_steps = 0
+        self._hook = optimizer.register_step_post_hook(self._count_optimizer_step)
         super().__init__(optimizer, last_epoch)
 
     @property
@@ -159,6 +165,9 @@ class BoundedLR(LRScheduler):
         """
         if epoch is not None and (isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0):
             raise bad_value("BoundedLR.step", "epoch", "a whole number >= 0 (or left out)", {"epoch": epoch})
+        self._steps_taken += 1
+        if self._steps_taken > 2 * self._optimizer_steps + _STEP_SLACK:
+            self._warn_step_count()
         if self._touched():
             self._follow_outside_changes()
         if epoch is not None or self._step_count < 2:
@@ -167,6 +176,24 @@ class BoundedLR(LRScheduler):
             self._step_count += 1
             self.last_epoch += 1
             self._write(self.last_epoch)
+
+    def _count_optimizer_step(self, *_: object) -> None:
+        self._optimizer_steps += 1
+
+    def _warn_step_count(self) -> None:
+        """Once: the scheduler stepped more than twice per optimizer step (plus AMP's skipped steps)."""
+        if self._optimizer_steps < 0:
+            return  # already warned
+        warnings.warn(
+            f"BoundedLR.step: scheduler.step() was called {self._steps_taken} times while the optimizer "
+            f"stepped {self._optimizer_steps} times since the scheduler was built or loaded. Call it once "
+            "per optimizer.step(): stepping it per micro-batch or once per process runs the schedule "
+            "that many times too fast (accelerate#2773). Stepping without the optimizer on purpose? "
+            "warnings.filterwarnings('ignore', category=bounded_lr_resolver.errors.StepCountWarning)",
+            StepCountWarning,
+            stacklevel=3,
+        )
+        self._optimizer_steps = -(2**62)  # never again for this scheduler
 
     def _update_lr(self, epoch: int | None = None) -> None:
         """torch's ``step`` calls this; the bare ``zip(..., strict=True)`` there knows no new groups."""
@@ -330,6 +357,8 @@ class BoundedLR(LRScheduler):
         """
         state = validated_state(state_dict, self._bounds())
         self._origin, self._tails = self._resumed_plan(state)
+        self._steps_taken = 0
+        self._optimizer_steps = 0 if self._optimizer_steps >= 0 else self._optimizer_steps
         groups = self.optimizer.param_groups
         main = self._plan[_main(self.base_lrs_exact)][0]
         adopted = state["adopted"]

@@ -227,7 +227,7 @@ def _state() -> dict[str, Any]:
 HINT = "Nothing was loaded: the checkpoint is truncated or was not written by BoundedLR.state_dict()"
 KEYS = (
     "a dict with the keys ['last_epoch', '_step_count', 'bounds'] "
-    "(and optionally ['base_lrs', '_last_lr', 'factors', 'adopted'])"
+    "(and optionally ['base_lrs', '_last_lr', 'factors', 'adopted', 'segments', 'origin'])"
 )
 LOAD = "BoundedLR.load_state_dict: "
 STEP_RULE = "last_epoch must be a whole number >= 0, got last_epoch="

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
+import warnings
 from collections.abc import Callable
 from itertools import pairwise
 from pathlib import Path
@@ -95,6 +96,7 @@ def test_factory_contract_against_torch(
     assert got[max_steps:] == [1e-4] * 6  # held at final_lr past max_steps
 
 
+@pytest.mark.filterwarnings("ignore::bounded_lr_resolver.errors.StepCountWarning")  # one optimizer.step()
 def test_seed_example_through_torch() -> None:
     opt = sgd(0.1)
     sched = build_scheduler(opt, initial_lr=0.1, final_lr=1e-4, max_steps=10**6, n_updates=10**4)
@@ -172,6 +174,7 @@ def test_warmup_then_bounded_decay() -> None:
     assert sum(b < a for a, b in pairwise(lrs[10:])) == 2
 
 
+@pytest.mark.filterwarnings("ignore::bounded_lr_resolver.errors.StepCountWarning")  # one optimizer.step()
 @pytest.mark.parametrize("kind", ["step", "multistep", "exponential"])
 def test_tensor_lr_has_no_drift(kind: str) -> None:
     steps = 10**6
@@ -450,3 +453,44 @@ def test_tensor_lr_object_survives_resume() -> None:
             ]
         )
     )
+
+
+def test_stepping_the_scheduler_more_often_than_the_optimizer_warns_once() -> None:
+    """The classic bug (accelerate#2773): scheduler.step() per micro-batch, 4 per optimizer step."""
+    from bounded_lr_resolver.errors import StepCountWarning
+
+    opt = sgd(0.1)
+    sched = build_scheduler(opt, initial_lr=0.1, final_lr=1e-4, max_steps=10_000, n_updates=10)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(100):
+            opt.step()
+            for _ in range(4):
+                sched.step()
+    [warning] = [w for w in caught if issubclass(w.category, StepCountWarning)]
+    assert str(warning.message) == (
+        "BoundedLR.step: scheduler.step() was called 201 times while the optimizer stepped 50 times since "
+        "the scheduler was built or loaded. Call it once per optimizer.step(): stepping it per micro-batch "
+        "or once per process runs the schedule that many times too fast (accelerate#2773). Stepping "
+        "without the optimizer on purpose? warnings.filterwarnings('ignore', "
+        "category=bounded_lr_resolver.errors.StepCountWarning)"
+    )
+    assert warning.filename == __file__  # points at the caller's loop
+
+
+def test_skipped_optimizer_steps_as_amp_makes_them_do_not_warn() -> None:
+    """GradScaler skips optimizer.step() on inf/NaN gradients while it calibrates: no warning."""
+    opt = sgd(0.1)
+    sched = build_scheduler(opt, initial_lr=0.1, final_lr=1e-4, max_steps=10_000, n_updates=10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for step in range(10_000):
+            if step == 0 or (step > 60 and step % 7):  # steps 1..60 skipped, then one in seven
+                opt.step()
+            sched.step()
+        opt2 = sgd(0.1)
+        resumed = build_scheduler(opt2, initial_lr=0.1, final_lr=1e-4, max_steps=10_000, n_updates=10)
+        resumed.load_state_dict(sched.state_dict())  # counting starts again at the load
+        for _ in range(50):
+            opt2.step()
+            resumed.step()
