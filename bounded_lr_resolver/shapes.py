@@ -22,28 +22,28 @@ Shape = Callable[[float, float, float, float], float]
 """``shape(x, high, low, power) -> lr``; ``power`` is used by :func:`polynomial` only."""
 
 
-def cosine(x: float, high: float, low: float, power: float = 1.0) -> float:
+def cosine(x: float, high: float, low: float, power: float) -> float:
     """Half a cosine: ``low + (high - low) * (1 + cos(pi * x)) / 2`` (torch's CosineAnnealingLR)."""
     return low + (high - low) * (1.0 + math.cos(math.pi * x)) / 2.0
 
 
-def linear(x: float, high: float, low: float, power: float = 1.0) -> float:
+def linear(x: float, high: float, low: float, power: float) -> float:
     """A straight line: ``high + (low - high) * x``."""
     return high + (low - high) * x
 
 
-def polynomial(x: float, high: float, low: float, power: float = 1.0) -> float:
+def polynomial(x: float, high: float, low: float, power: float) -> float:
     """``low + (high - low) * (1 - x) ** power``; ``power=1`` is linear."""
     remaining: float = (1.0 - x) ** power
     return low + (high - low) * remaining
 
 
-def sqrt(x: float, high: float, low: float, power: float = 1.0) -> float:
+def sqrt(x: float, high: float, low: float, power: float) -> float:
     """``low + (high - low) * (1 - sqrt(x))``: the "1 - sqrt" cooldown of the WSD papers and timm."""
     return low + (high - low) * (1.0 - math.sqrt(x))
 
 
-def exponential(x: float, high: float, low: float, power: float = 1.0) -> float:
+def exponential(x: float, high: float, low: float, power: float) -> float:
     """A straight line in log space: ``high * (low / high) ** x``."""
     fraction: float = (low / high) ** x
     return high * fraction

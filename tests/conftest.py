@@ -12,12 +12,27 @@ from pathlib import Path
 
 import hydra
 import pytest
+from hypothesis import settings
 from hypothesis import strategies as st
 from omegaconf import OmegaConf
 from omegaconf.basecontainer import BaseContainer
 from packaging.version import Version
 
 HYDRA_14 = Version(hydra.__version__).release[:2] >= (1, 4)
+
+# tools/mutation.sh sets this: every mutant runs the fast tests, with the same fixed examples each
+# time (derandomized, no example database) and the large properties cut to a few hundred examples.
+MUTATION = os.environ.get("BOUNDED_LR_MUTATION") == "1"
+settings.register_profile("mutation", max_examples=100, derandomize=True, deadline=None, database=None)
+if MUTATION:
+    settings.load_profile("mutation")
+
+
+def examples(count: int) -> int:
+    """A property's example count: ``count``, or at most 300 in a mutation run."""
+    return min(count, 300) if MUTATION else count
+
+
 # What a user on each stack writes: version_base is required on 1.3 and deprecated on 1.4.
 MAIN_KWARGS = "" if HYDRA_14 else ', version_base="1.3"'
 

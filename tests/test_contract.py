@@ -22,8 +22,9 @@ from bounded_lr_resolver import bounds
 from bounded_lr_resolver.curve import lr_curve
 from bounded_lr_resolver.errors import BoundedLRError
 from bounded_lr_resolver.schedule import Schedule
+from tests.conftest import examples
 
-EXAMPLES = 20_000
+EXAMPLES = examples(20_000)
 
 
 @st.composite

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from bounded_lr_resolver import build_scheduler
 from bounded_lr_resolver.errors import BoundedLRError, BoundsError, ResumeMismatchError
 from bounded_lr_resolver.schedule import Schedule
-from tests.conftest import run
+from tests.conftest import examples, run
 from tests.test_main_job import BOUNDED_LR
 
 STEP_KINDS = ("step", "multistep", "exponential")
@@ -81,7 +81,7 @@ def build(fields: dict[str, Any], **extra: Any) -> tuple[torch.optim.Optimizer, 
 
 
 @settings(
-    max_examples=5000,
+    max_examples=examples(5000),
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Mutation testing of the core and the scheduler: `bash tools/mutation.sh` (after the Quickstart).
+# Not part of CI: most of an hour on 2 cores. Config: [tool.mutmut] in pyproject.toml (which modules,
+# which fast tests; the 10**6-step oracles are marked slow and skipped). Prints killed / survived per
+# module (tools/mutation_table.py) and leaves mutmut's state in mutants/ for `mutmut results`,
+# `mutmut show <name>` and `mutmut apply <name>`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+.venv/bin/pip install -q mutmut==3.8.1
+export BOUNDED_LR_MUTATION=1  # tests/conftest.py: fixed hypothesis examples, fewer of them
+.venv/bin/mutmut run --max-children "${JOBS:-2}" "$@" >/dev/null || true
+.venv/bin/python tools/mutation_table.py
