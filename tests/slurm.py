@@ -23,6 +23,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from bounded_lr_resolver.sweep import _alive  # whether a PID is a live process
+
 DAEMONS = ("munged", "slurmctld", "slurmd", "sinfo", "scontrol", "scancel", "squeue")
 
 SACCT = """#!/usr/bin/env python3
@@ -76,16 +78,6 @@ def _pid(path: Path) -> int | None:
         return int(path.read_text().strip())
     except (OSError, ValueError):
         return None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _terminate(pids: list[int], bound: float = 10.0) -> None:

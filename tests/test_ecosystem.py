@@ -279,20 +279,7 @@ def _fit(lr_scheduler: Any, **trainer_args: Any) -> tuple[list[float], list[warn
     import torch
 
     seen: list[float] = []
-
-    class Model(lightning.LightningModule):  # type: ignore[misc, name-defined]
-        def __init__(self) -> None:
-            super().__init__()
-            self.layer = torch.nn.Linear(4, 1)
-
-        def training_step(self, batch: list[torch.Tensor], batch_idx: int) -> torch.Tensor:
-            seen.append(self.optimizers().param_groups[0]["lr"])
-            return torch.nn.functional.mse_loss(self.layer(batch[0]), batch[1])
-
-        def configure_optimizers(self) -> dict[str, object]:
-            optimizer = torch.optim.SGD(self.parameters(), lr=0.1)
-            return {"optimizer": optimizer, "lr_scheduler": lr_scheduler(optimizer, self.trainer)}
-
+    model = _recording_model(seen, 0.1, lr_scheduler)
     data = torch.utils.data.TensorDataset(torch.randn(64, 4), torch.randn(64, 1))
     trainer = lightning.Trainer(
         accelerator="cpu",
@@ -304,8 +291,29 @@ def _fit(lr_scheduler: Any, **trainer_args: Any) -> tuple[list[float], list[warn
     )
     with warnings.catch_warnings(record=True) as caught:  # Lightning's advice (num_workers, ...) is its own
         warnings.simplefilter("always")
-        trainer.fit(Model(), torch.utils.data.DataLoader(data, batch_size=8))
+        trainer.fit(model, torch.utils.data.DataLoader(data, batch_size=8))
     return seen, caught
+
+
+def _recording_model(seen: list[float], lr: float, lr_scheduler: Any) -> Any:
+    """A tiny LightningModule that records the LR of each batch; ``lr_scheduler(optimizer, trainer)``."""
+    import lightning
+    import torch
+
+    class Model(lightning.LightningModule):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__()
+            self.layer = torch.nn.Linear(4, 1)
+
+        def training_step(self, batch: list[torch.Tensor], batch_idx: int) -> torch.Tensor:
+            seen.append(self.optimizers().param_groups[0]["lr"])
+            return torch.nn.functional.mse_loss(self.layer(batch[0]), batch[1])
+
+        def configure_optimizers(self) -> dict[str, object]:
+            optimizer = torch.optim.SGD(self.parameters(), lr=lr)
+            return {"optimizer": optimizer, "lr_scheduler": lr_scheduler(optimizer, self.trainer)}
+
+    return Model()
 
 
 def _fit_with_helper(scheduler_for: Any, interval: str, epochs: int = 5) -> list[float]:
@@ -382,22 +390,8 @@ def test_lightning_resume_with_a_larger_max_steps_replans_the_rest(tmp_path: Pat
         cfg = compose("config")
     seen: list[float] = []
 
-    class Model(lightning.LightningModule):  # type: ignore[misc, name-defined]
-        def __init__(self) -> None:
-            super().__init__()
-            self.layer = torch.nn.Linear(4, 1)
-
-        def training_step(self, batch: list[torch.Tensor], batch_idx: int) -> torch.Tensor:
-            seen.append(self.optimizers().param_groups[0]["lr"])
-            return torch.nn.functional.mse_loss(self.layer(batch[0]), batch[1])
-
-        def configure_optimizers(self) -> dict[str, object]:
-            optimizer = torch.optim.SGD(self.parameters(), lr=cfg.scheduler.initial_lr)
-            make = instantiate_trusted(cfg.scheduler)
-            return {
-                "optimizer": optimizer,
-                "lr_scheduler": lightning_scheduler(make, optimizer, self.trainer),
-            }
+    def lr_scheduler(optimizer: Any, trainer: Any) -> dict[str, Any]:
+        return lightning_scheduler(instantiate_trusted(cfg.scheduler), optimizer, trainer)
 
     data = torch.utils.data.TensorDataset(torch.randn(64, 4), torch.randn(64, 1))
 
@@ -420,7 +414,11 @@ def test_lightning_resume_with_a_larger_max_steps_replans_the_rest(tmp_path: Pat
         )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Lightning's advice (num_workers, ...) is its own
-            trainer.fit(Model(), torch.utils.data.DataLoader(data, batch_size=8), ckpt_path=ckpt_path)
+            trainer.fit(
+                _recording_model(seen, cfg.scheduler.initial_lr, lr_scheduler),
+                torch.utils.data.DataLoader(data, batch_size=8),
+                ckpt_path=ckpt_path,
+            )
 
     fit(20, every=10)
     first = list(seen)

@@ -8,6 +8,7 @@ clear error, never a hang.
 from __future__ import annotations
 
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -104,38 +105,26 @@ job = __import__("os").environ.get("SLURM_JOB_ID")
 """
 
 
-def test_user_app_sweep_runs_on_slurm(cluster: slurm.Cluster, tmp_path: Path) -> None:
-    """A user's own app, the shipped group resolved on the SLURM node by the installed plugin."""
+def user_sweep(tmp_path: Path, finals: str) -> tuple[list[str], Path]:
+    """The command line of a user's app sweeping ``scheduler.final_lr=<finals>`` on SLURM, and its dir."""
     app = write_app(tmp_path, USER_TASK, {"config.yaml": USER_CONFIG})
     out = tmp_path / "sweep"
-    args = [
-        sys.executable,
-        str(app),
-        "-m",
-        "scheduler.final_lr=1e-3,1e-4",
-        f"hydra.sweep.dir={out}",
-        *LAUNCHER,
-    ]
+    args = [sys.executable, str(app), "-m", f"scheduler.final_lr={finals}", f"hydra.sweep.dir={out}"]
+    return [*args, *LAUNCHER], out
+
+
+def test_user_app_sweep_runs_on_slurm(cluster: slurm.Cluster, tmp_path: Path) -> None:
+    """A user's own app, the shipped group resolved on the SLURM node by the installed plugin."""
+    args, out = user_sweep(tmp_path, "1e-3,1e-4")
     result = sweep(cluster, args, tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
-    import json
-
     seen = [json.loads((out / job / "seen.json").read_text()) for job in ("0", "1")]
     assert [record["final_lr"] for record in seen] == [1e-3, 1e-4]
     assert all(record["job"] for record in seen)  # ran as SLURM jobs
 
 
 def test_failing_job_ends_the_sweep_with_its_error(cluster: slurm.Cluster, tmp_path: Path) -> None:
-    app = write_app(tmp_path, USER_TASK, {"config.yaml": USER_CONFIG})
-    out = tmp_path / "sweep"
-    args = [
-        sys.executable,
-        str(app),
-        "-m",
-        "scheduler.final_lr=1e-3,1e-2",
-        f"hydra.sweep.dir={out}",
-        *LAUNCHER,
-    ]
+    args, _ = user_sweep(tmp_path, "1e-3,1e-2")
     started = time.monotonic()
     result = sweep(cluster, args, tmp_path)
     assert result.returncode != 0
@@ -145,9 +134,7 @@ def test_failing_job_ends_the_sweep_with_its_error(cluster: slurm.Cluster, tmp_p
 
 def test_cancelled_job_ends_the_sweep_never_a_hang(cluster: slurm.Cluster, tmp_path: Path) -> None:
     """scancel a running job: submitit reports it (state CANCELLED) and the sweep exits non-zero."""
-    app = write_app(tmp_path, USER_TASK, {"config.yaml": USER_CONFIG})
-    out = tmp_path / "sweep"
-    args = [sys.executable, str(app), "-m", "scheduler.final_lr=2e-2", f"hydra.sweep.dir={out}", *LAUNCHER]
+    args, out = user_sweep(tmp_path, "2e-2")
     env = {key: value for key, value in cluster.env.items() if not key.startswith("HYDRA_")}
     with subprocess.Popen(
         args, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
