@@ -36,8 +36,8 @@ def key_steps(schedule: Schedule) -> dict[str, int]:
     labelled = [("start", 0)]
     if schedule.warmup_steps:
         labelled.append(("end of warmup", schedule.warmup_steps))
-    if schedule.decay_start > schedule.warmup_steps:
-        labelled.append(("end of hold", schedule.decay_start))
+    if schedule.kind == "wsd" and schedule.decay_start > schedule.warmup_steps:
+        labelled.append(("end of hold", schedule.decay_start))  # the last step at initial_lr
     labelled += [
         ("first decay", schedule.first_decay_step),
         ("first step at final_lr", schedule.last_decay_step),

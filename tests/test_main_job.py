@@ -34,6 +34,9 @@ def test_default_job_is_the_seed_example(tmp_path: Path) -> None:
     assert "decays       10000" in output
     assert "bounds       HOLD" in output
     assert "999999  0.00010006910141684143   last training step" in output
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    shown = readme.split("```\nbounded-lr: step decay", 1)[1].split("```", 1)[0]
+    assert output.strip() == ("bounded-lr: step decay" + shown).strip()  # the README's summary, line for line
 
     header, steps, lrs = read_csv(tmp_path / "schedule.csv")
     assert header == ["step", "lr"]
