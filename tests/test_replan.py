@@ -378,3 +378,42 @@ def test_main_job_previews_a_replanned_resume(tmp_path: Path) -> None:
         "bounded-lr: resume_from must be an existing checkpoint file, got resume_from='nope.pt'"
         in missing.stderr
     )
+
+
+def test_a_second_replan_counts_the_decays_of_every_segment() -> None:
+    """12/3 resumed at 6 as 24/6 (1 made, 5 to come), then at 15 as 30/8: 3 made by then, 5 more."""
+    opt, sched = build({"initial_lr": 0.1, "final_lr": 1e-4, "max_steps": 12, "n_updates": 3})
+    history = [0.1, *stepped(opt, sched, 6)]
+    second = {"initial_lr": 0.1, "final_lr": 1e-4, "max_steps": 24, "n_updates": 6}
+    opt2, resumed = build(second, on_resume_change="replan")
+    resumed.load_state_dict(sched.state_dict())
+    history += stepped(opt2, resumed, 9)  # steps 7..15; the tail's decays at 9 and 13
+    third = {"initial_lr": 0.1, "final_lr": 1e-4, "max_steps": 30, "n_updates": 8, "kind": "multistep"}
+    opt3, again = build(third, on_resume_change="replan")
+    again.load_state_dict(resumed.state_dict())
+    assert again.resumed_at == (6, 15)
+    assert again.plans[0].decays_made(15) == 3
+    rest = stepped(opt3, again, 15)
+    whole = history + rest
+    decays = [t for t in range(1, 31) if whole[t] < whole[t - 1]]
+    assert decays == [4, 9, 13, 18, 21, 24, 27, 30]  # 8 in all: 3 in history, 5 over the 15 steps left
+    assert whole[30] == 1e-4
+    assert [again.plans[0].lr_at(t) for t in range(31)] == whole
+
+
+def test_a_group_added_during_warmup_follows_the_replanned_plan_at_its_ratio() -> None:
+    """An added group (adopted at LR 0, so at its own base 0.01) keeps 1/10 of the main group's LR."""
+    fields = {"initial_lr": 0.1, "final_lr": 1e-4, "max_steps": 110, "n_updates": 4, "warmup_steps": 10}
+    opt, sched = build(fields)
+    opt.add_param_group({"params": [torch.nn.Parameter(torch.zeros(1))], "lr": 0.01})
+    stepped(opt, sched, 30)
+    longer = {**fields, "max_steps": 200, "n_updates": 6, "kind": "multistep"}
+    opt2, resumed = build(longer, on_resume_change="replan")
+    opt2.add_param_group({"params": [torch.nn.Parameter(torch.zeros(1))], "lr": 0.01})
+    resumed.load_state_dict(sched.state_dict())
+    for _ in range(170):
+        opt2.step()
+        resumed.step()
+        main, added = (float(group["lr"]) for group in opt2.param_groups)
+        assert added == pytest.approx(main / 10, rel=1e-15)
+    assert main == 1e-4
