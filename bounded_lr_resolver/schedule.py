@@ -158,8 +158,6 @@ class Schedule:
             "_plateaus": _plateaus(count, at),
             "_low_powers": tuple(factor_per_decay**r for r in range(LOW_POWERS)),
             "_shape": None,
-            "_start": warmup,
-            "_end": steps,
         }
 
     def _continuous_fields(self, kind: str, steps: int, warmup: int, at: str) -> dict[str, object]:

@@ -27,6 +27,7 @@ __all__ = ["BoundedLR", "check_group_lr"]
 
 _LOAD = "BoundedLR.load_state_dict"
 _STEP_SLACK = 100  # AMP's GradScaler skips optimizer steps while it calibrates its scale
+_WARNED = 2**62  # optimizer steps counted once StepCountWarning was given
 
 
 class BoundedLR(LRScheduler):
@@ -182,8 +183,6 @@ class BoundedLR(LRScheduler):
 
     def _warn_step_count(self) -> None:
         """Once: the scheduler stepped more than twice per optimizer step (plus AMP's skipped steps)."""
-        if self._optimizer_steps < 0:
-            return  # already warned
         warnings.warn(
             f"BoundedLR.step: scheduler.step() was called {self._steps_taken} times while the optimizer "
             f"stepped {self._optimizer_steps} times since the scheduler was built or loaded. Call it once "
@@ -193,7 +192,7 @@ class BoundedLR(LRScheduler):
             StepCountWarning,
             stacklevel=3,
         )
-        self._optimizer_steps = -(2**62)  # never again for this scheduler
+        self._optimizer_steps = _WARNED  # the step() check is false from now on: warned once
 
     def _update_lr(self, epoch: int | None = None) -> None:
         """torch's ``step`` calls this; the bare ``zip(..., strict=True)`` there knows no new groups."""
@@ -358,7 +357,8 @@ class BoundedLR(LRScheduler):
         state = validated_state(state_dict, self._bounds())
         self._origin, self._tails = self._resumed_plan(state)
         self._steps_taken = 0
-        self._optimizer_steps = 0 if self._optimizer_steps >= 0 else self._optimizer_steps
+        if self._optimizer_steps < _WARNED:
+            self._optimizer_steps = 0
         groups = self.optimizer.param_groups
         main = self._plan[_main(self.base_lrs_exact)][0]
         adopted = state["adopted"]

@@ -18,6 +18,40 @@ from bounded_lr_resolver.errors import BoundedLRError
 from bounded_lr_resolver.schedule import Schedule
 
 ROWS = [
+    (
+        lambda: bounds.gamma(1.0, 1.0 - 1e-16 * 4, 10),
+        "lr_gamma: final_lr / initial_lr must be small enough for n_updates distinct decays in float64 "
+        "(gamma <= 1 - 1e-15), got initial_lr=1.0, final_lr=0.9999999999999996, n_updates=10, "
+        "gamma=1.0. Use fewer updates, or final_lr=initial_lr for a constant LR",
+    ),
+    (
+        lambda: bounds.step_size(110, 3, 10),
+        "lr_step: max_steps - warmup_steps must be a multiple of n_updates for an evenly stepped decay, "
+        "got max_steps=110, n_updates=3, warmup_steps=10. Use kind='multistep' (resolver lr_milestones, "
+        "config bounded_lr/multistep), which spreads exactly n_updates decays over any number of steps",
+    ),
+    (
+        lambda: Schedule(0.1, 1e-4, 100, "x"),  # type: ignore[arg-type]
+        "Schedule: n_updates must be a whole number, got n_updates='x' (str). Write the number without "
+        "quotes, e.g. 1e-4",
+    ),
+    (
+        lambda: Schedule(0.1, 1e-4, 100, "x", kind="exponential"),  # type: ignore[arg-type]
+        "Schedule: n_updates must be a whole number, got n_updates='x' (str). Write the number without "
+        "quotes, e.g. 1e-4",
+    ),
+    (
+        lambda: Schedule(0.1, 1e-4, 100, 100, kind="exponential", final_lr_at="last_step"),
+        "Schedule: n_updates must be max_steps - warmup_steps - 1 = 99 for kind='exponential', which decays "
+        "on every step, got n_updates=100, max_steps=100, warmup_steps=0. Set n_updates=99 (or leave it "
+        "out), or use kind='step' or 'multistep'",
+    ),
+    (
+        lambda: Schedule(0.1, 1e-4, 10, 10, kind="multistep", final_lr_at="last_step"),
+        "Schedule: n_updates must be <= max_steps - 1 (final_lr_at='last_step' keeps one step before the "
+        "first decay), got n_updates=10, max_steps=10, warmup_steps=0. There cannot be more decays than "
+        "steps",
+    ),
     (lambda: decay_steps(0), "lr_decay_steps: max_steps must be a whole number >= 1, got max_steps=0"),
     (
         lambda: decay_steps(5, -1),

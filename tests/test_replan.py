@@ -417,3 +417,91 @@ def test_a_group_added_during_warmup_follows_the_replanned_plan_at_its_ratio() -
         main, added = (float(group["lr"]) for group in opt2.param_groups)
         assert added == pytest.approx(main / 10, rel=1e-15)
     assert main == 1e-4
+
+
+def test_the_rest_follows_the_new_shape_formula() -> None:
+    """A cosine run resumed at step 40 as polynomial (power 2) over 200 steps: the formula from L."""
+    opt, sched = build({"initial_lr": 0.1, "final_lr": 1e-3, "max_steps": 100, "kind": "cosine"})
+    at_40 = stepped(opt, sched, 40)[-1]
+    new = {"initial_lr": 0.1, "final_lr": 1e-4, "max_steps": 200, "kind": "polynomial", "power": 2.0}
+    opt2, resumed = build(new, on_resume_change="replan")
+    resumed.load_state_dict(sched.state_dict())
+    rest = stepped(opt2, resumed, 160)
+    expected = [1e-4 + (at_40 - 1e-4) * (1 - (t - 40) / 160) ** 2 for t in range(41, 200)]
+    assert rest[:-1] == pytest.approx(expected, rel=1e-12, abs=0)
+    assert rest[-1] == 1e-4
+
+
+def test_a_wsd_rest_holds_then_decays_over_its_last_steps() -> None:
+    """Resumed in the stable phase as a longer wsd with a sqrt decay: hold to max_steps - decay_steps."""
+    old = {"initial_lr": 0.1, "final_lr": 1e-4, "max_steps": 100, "kind": "wsd", "decay_steps": 20}
+    opt, sched = build(old)
+    stepped(opt, sched, 50)
+    new = {**old, "max_steps": 300, "decay_steps": 60, "decay_shape": "sqrt"}
+    opt2, resumed = build(new, on_resume_change="replan")
+    resumed.load_state_dict(sched.state_dict())
+    rest = [0.1, *stepped(opt2, resumed, 250)]  # steps 50..300
+    assert rest[: 240 - 50 + 1] == [0.1] * 191  # held through step 240
+    expected = [1e-4 + (0.1 - 1e-4) * (1 - math.sqrt((t - 240) / 60)) for t in range(241, 300)]
+    assert rest[241 - 50 : 300 - 50] == pytest.approx(expected, rel=1e-12, abs=0)
+    assert rest[-1] == 1e-4
+
+
+def test_resumed_at_the_end_with_more_steps_stays_at_final_lr() -> None:
+    """All decays made and the LR at final_lr: more steps with the same bounds hold it (a constant rest)."""
+    fields = {"initial_lr": 0.1, "final_lr": 1e-4, "max_steps": 12, "n_updates": 3}
+    opt, sched = build(fields)
+    assert stepped(opt, sched, 12)[-1] == 1e-4
+    opt2, resumed = build({**fields, "max_steps": 24}, on_resume_change="replan")
+    resumed.load_state_dict(sched.state_dict())
+    assert stepped(opt2, resumed, 14) == [1e-4] * 14
+
+
+@pytest.mark.parametrize(
+    ("step", "new", "message"),
+    [
+        pytest.param(
+            10,
+            {"initial_lr": 0.2},
+            "cannot honour initial_lr: checkpoint initial_lr=0.1, config initial_lr=0.2: warmup has ended by "
+            "step 10, so the peak LR is history. Keep initial_lr=0.1 (and the optimizer's lr)",
+            id="peak-at-the-end-of-warmup",
+        ),
+        pytest.param(
+            8,
+            {"initial_lr": 0.05, "warmup_steps": 20},
+            "cannot honour initial_lr: checkpoint initial_lr=0.1, config initial_lr=0.05: the warmup would "
+            "have to fall from 0.08000000000000002 (the LR at step 8) to it. Give initial_lr >= "
+            "0.08000000000000002",
+            id="warmup-would-fall",
+        ),
+    ],
+)
+def test_warmup_changes_that_cannot_be_honoured(step: int, new: dict[str, Any], message: str) -> None:
+    fields = {"initial_lr": 0.1, "final_lr": 1e-4, "max_steps": 110, "n_updates": 4, "warmup_steps": 10}
+    opt, sched = build(fields)
+    stepped(opt, sched, step)
+    _, resumed = build({**fields, **new, "max_steps": 220, "kind": "multistep"}, on_resume_change="replan")
+    with pytest.raises(ResumeMismatchError) as caught:
+        resumed.load_state_dict(sched.state_dict())
+    assert str(caught.value) == f"BoundedLR.load_state_dict: on_resume_change='replan' {message}"
+
+
+def test_a_group_lr_changed_after_warmup_is_refused_naming_base_lr() -> None:
+    fields = {"initial_lr": 0.1, "final_lr": 1e-4, "max_steps": 12, "n_updates": 3}
+    opt = torch.optim.SGD(
+        [{"params": [torch.nn.Parameter(torch.zeros(1))], "lr": lr} for lr in (0.1, 0.01)], lr=0.1
+    )
+    sched = build_scheduler(opt, **fields)
+    stepped(opt, sched, 6)
+    opt2 = torch.optim.SGD(
+        [{"params": [torch.nn.Parameter(torch.zeros(1))], "lr": lr} for lr in (0.1, 0.02)], lr=0.1
+    )
+    resumed = build_scheduler(opt2, **{**fields, "max_steps": 24}, on_resume_change="replan")
+    with pytest.raises(ResumeMismatchError) as caught:
+        resumed.load_state_dict(sched.state_dict())
+    assert str(caught.value) == (
+        "BoundedLR.load_state_dict: on_resume_change='replan' cannot honour base_lr: checkpoint "
+        "base_lr=0.01, config base_lr=0.02: warmup has ended by step 6, so this param group's peak LR is "
+        "history. Build the optimizer with this group's lr=0.01 again"
+    )

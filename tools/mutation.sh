@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Mutation testing of the core and the scheduler: `bash tools/mutation.sh` (after the Quickstart).
-# Not part of CI: most of an hour on 2 cores. Config: [tool.mutmut] in pyproject.toml (which modules,
+# Not part of CI: over an hour on 2 cores. Config: [tool.mutmut] in pyproject.toml (which modules,
 # which fast tests; the 10**6-step oracles are marked slow and skipped). Prints killed / survived per
 # module (tools/mutation_table.py) and leaves mutmut's state in mutants/ for `mutmut results`,
 # `mutmut show <name>` and `mutmut apply <name>`.
