@@ -12,7 +12,7 @@ defaults:
   - bounded_lr@scheduler: multistep
   - _self_
 scheduler:
-  max_steps: 100
+  max_steps: 99
   n_updates: 3
 hydra:
   callbacks:
@@ -72,3 +72,39 @@ def test_the_main_job_checks_its_sweeps(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "SweepPreflight: 1 of 2 jobs are bad; nothing was launched." in result.stderr
     assert not (tmp_path / "sweep").exists()
+
+
+def test_a_hundred_job_logspace_sweep_is_checked_from_one_compose(tmp_path: Path) -> None:
+    """The README's log-spaced sweep: +i over range(100); the jobs above initial_lr are bad, exactly them."""
+    sweep = tmp_path / "sweep"
+    made = app(tmp_path)
+    config = made.parent / "conf" / "config.yaml"
+    config.write_text(config.read_text() + "i: 0\n" + "scheduler_final: ${lr_logspace:1e-6,0.5,100,${i}}\n")
+    config.write_text(
+        config.read_text().replace("  n_updates: 3\n", "  n_updates: 3\n  final_lr: ${scheduler_final}\n")
+    )
+    result = run_app(made, "-m", f"hydra.sweep.dir={sweep}", "i=range(100)", check=False)
+    assert result.returncode == 1
+    assert not sweep.exists()
+    lines = result.stderr.splitlines()
+    assert "SweepPreflight: 13 of 100 jobs are bad; nothing was launched." in lines
+    bad = [line.split()[0] for line in lines if "| lr_gamma: final_lr must be in (0, initial_lr]" in line]
+    assert bad == [str(i) for i in range(87, 100)]  # 10**(-6 + 5.699 * i / 99) > 0.1 from i = 87 on
+
+
+def test_group_choices_and_values_mixed(tmp_path: Path) -> None:
+    """A config group switch composes each option once; the values are checked on each."""
+    sweep = tmp_path / "sweep"
+    args = [
+        "-m",
+        f"hydra.sweep.dir={sweep}",
+        "bounded_lr@scheduler=step,multistep",
+        "scheduler.final_lr=1e-3,0.5",
+    ]
+    result = run_app(app(tmp_path), *args, check=False)
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert "SweepPreflight: 2 of 4 jobs are bad; nothing was launched." in lines
+    assert [line.split()[0] for line in lines if "final_lr=0.5" in line and "|" in line] == ["1", "3"]
+    good = run_app(app(tmp_path), "-m", f"hydra.sweep.dir={sweep}", "bounded_lr@scheduler=step,multistep")
+    assert good.stdout.count("JOB RAN") == 2
