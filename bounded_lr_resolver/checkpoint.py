@@ -94,12 +94,8 @@ def _origin(value: object, groups: int, hint: str) -> list[tuple[Schedule, float
         base = entry.get("base_lr")
         if isinstance(base, bool) or not isinstance(base, (int, float)) or not 0 < base < math.inf:
             raise bad_value(_LOAD, "origin", rule, {f"origin[{group}] base_lr": base}, hint)
-        try:
-            schedule = Schedule(where=f"{_LOAD} (origin, group {group})", **fields)
-        except BoundedLRError:
-            raise
-        except TypeError as error:
-            raise bad_value(_LOAD, "origin", rule, {f"origin[{group}]": entry}, f"{hint} ({error})") from None
+        where = f"{_LOAD} (origin, group {group})"
+        schedule = _rebuilt(fields, where, "origin", rule, {f"origin[{group}]": entry}, hint)
         rebuilt.append((schedule, float(base)))
     return rebuilt
 
@@ -125,19 +121,26 @@ def _segments(value: object, groups: int, last_epoch: int, hint: str) -> list[tu
             raise bad_value(
                 _LOAD, "segments", rule, {f"segments[{index}]": entry, "last_epoch": last_epoch}, hint
             )
-        try:
-            schedules = [
-                Schedule(where=f"{_LOAD} (segments[{index}], group {group})", **part)
-                for group, part in enumerate(parts)
-            ]
-        except BoundedLRError:
-            raise
-        except TypeError as error:  # an unknown or missing field
-            raise bad_value(
-                _LOAD, "segments", rule, {f"segments[{index}]": entry}, f"{hint} ({error})"
-            ) from None
+        got = {f"segments[{index}]": entry}
+        schedules = [
+            _rebuilt(part, f"{_LOAD} (segments[{index}], group {group})", "segments", rule, got, hint)
+            for group, part in enumerate(parts)
+        ]
         rebuilt.append((step, schedules))
     return rebuilt
+
+
+def _rebuilt(
+    fields: dict[str, Any], where: str, name: str, rule: str, got: dict[str, object], hint: str
+) -> Schedule:
+    """A recorded schedule's bounds as a validated :class:`Schedule`; an unknown or missing field is
+    refused as a bad ``name`` (the Schedule's own errors name the bound)."""
+    try:
+        return Schedule(where=where, **fields)
+    except BoundedLRError:
+        raise
+    except TypeError as error:  # an unknown or missing field
+        raise bad_value(_LOAD, name, rule, got, f"{hint} ({error})") from None
 
 
 def _check_factors(name: str, values: object, count: int, hint: str) -> None:

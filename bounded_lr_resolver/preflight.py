@@ -97,31 +97,34 @@ def _is_group(key: str) -> bool:
     return exists
 
 
-def _split(overrides: list[str]) -> tuple[tuple[str, ...], list[tuple[str, Any, bool]]]:
-    """The overrides that need a compose (config groups, ``~``, packages, ``hydra.``), and the value
-    overrides that can be set on a composed copy, as ``(key, value, add)`` (``add`` for ``+``/``++``)."""
-    composed: list[str] = []
-    values: list[tuple[str, Any, bool]] = []
-    for text, override in zip(overrides, OverridesParser.create().parse_overrides(overrides), strict=True):
-        key = override.key_or_group
-        simple = not override.is_delete() and override.package is None and not key.startswith("hydra")
-        if simple and ("." in key or not _is_group(key)):
-            values.append((key, override.value(), override.is_add() or override.is_force_add()))
-        else:
-            composed.append(text)
-    return tuple(composed), values
-
-
 class _Composer:
     """Each job's config: one compose per distinct structure, then the job's values set on a copy."""
 
     def __init__(self, config_name: str) -> None:
         self.config_name = config_name
         self.bases: dict[tuple[str, ...], DictConfig] = {}
+        self.parser = OverridesParser.create()  # built once: the grammar is the same for every job
+        self.groups: dict[str, bool] = {}  # key -> whether it names a config group (a lookup each)
+
+    def split(self, overrides: list[str]) -> tuple[tuple[str, ...], list[tuple[str, Any, bool]]]:
+        """The overrides that need a compose (config groups, ``~``, packages, ``hydra.``), and the value
+        overrides that can be set on a composed copy, as ``(key, value, add)`` (``add``: ``+``/``++``)."""
+        composed: list[str] = []
+        values: list[tuple[str, Any, bool]] = []
+        for text, override in zip(overrides, self.parser.parse_overrides(overrides), strict=True):
+            key = override.key_or_group
+            simple = not override.is_delete() and override.package is None and not key.startswith("hydra")
+            if simple and "." not in key and key not in self.groups:
+                self.groups[key] = _is_group(key)
+            if simple and ("." in key or not self.groups[key]):
+                values.append((key, override.value(), override.is_add() or override.is_force_add()))
+            else:
+                composed.append(text)
+        return tuple(composed), values
 
     def check(self, overrides: list[str]) -> None:
         try:
-            structure, values = _split(overrides)
+            structure, values = self.split(overrides)
             if structure not in self.bases:
                 self.bases[structure] = compose(config_name=self.config_name, overrides=list(structure))
             config = copy.deepcopy(self.bases[structure])

@@ -21,7 +21,7 @@ import torch
 from bounded_lr_resolver.errors import bad_value
 from bounded_lr_resolver.preview import preview
 from bounded_lr_resolver.replan import Plan
-from bounded_lr_resolver.report import derived_lines, write_csv
+from bounded_lr_resolver.report import MAX_CSV_ROWS, derived_lines, write_csv
 from bounded_lr_resolver.scheduler import BoundedLR
 
 __all__ = [
@@ -145,7 +145,7 @@ def resume_summary(view: ResumedView, scheduler: BoundedLR, path: str) -> tuple[
 def write_resume_files(view: ResumedView, out: Path, plot: bool, title: str) -> None:
     """``schedule.csv`` (the plan at its change points, or a sample) and ``schedule.png``, resume marked."""
     step_count = view.steps.size
-    keep = np.unique(np.linspace(0, step_count - 1, min(step_count, 20_000)).round().astype(np.int64))
+    keep = np.unique(np.linspace(0, step_count - 1, min(step_count, MAX_CSV_ROWS)).round().astype(np.int64))
     keep = np.union1d(keep, np.flatnonzero(view.steps == view.resumed_at))
     write_csv(out / "schedule.csv", view.steps[keep], {"lr": view.lrs[keep]})
     if plot:
