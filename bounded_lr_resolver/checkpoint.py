@@ -93,7 +93,13 @@ def _origin(value: object, groups: int, hint: str) -> list[tuple[Schedule, float
         fields = {key: item for key, item in entry.items() if key != "base_lr"}
         base = entry.get("base_lr")
         if isinstance(base, bool) or not isinstance(base, (int, float)) or not 0 < base < math.inf:
-            raise bad_value(_LOAD, "origin", rule, {f"origin[{group}] base_lr": base}, hint)
+            raise bad_value(
+                _LOAD,
+                "origin",
+                "dicts with a base_lr > 0 and finite",
+                {f"origin[{group}] base_lr": base},
+                hint,
+            )
         where = f"{_LOAD} (origin, group {group})"
         schedule = _rebuilt(fields, where, "origin", rule, {f"origin[{group}]": entry}, hint)
         rebuilt.append((schedule, float(base)))

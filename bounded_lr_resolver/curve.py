@@ -31,11 +31,13 @@ _CHUNK = 1 << 16
 def _as_steps(t: npt.NDArray[Any], max_steps: int) -> npt.NDArray[np.int64]:
     """Step counts as int64. Steps past the end all have final_lr, so huge ones (uint64 >= 2**63,
     Python ints beyond int64) are clipped to ``max_steps + 1`` instead of wrapping around."""
+    if t.size == 0:  # [] is float64 to numpy, but asks for no steps
+        return np.zeros(t.shape, dtype=np.int64)
     if t.dtype.kind == "O" and all(isinstance(v, int) and not isinstance(v, bool) for v in t.flat):
         t = np.array([min(int(v), max_steps + 1) for v in t.flat], dtype=np.int64).reshape(t.shape)
     if t.dtype.kind not in "iu":
         raise bad_value("lr_curve", "steps", "whole numbers", {"steps dtype": str(t.dtype)})
-    if t.size and int(t.min()) < 0:
+    if int(t.min()) < 0:
         raise bad_value("lr_curve", "steps", "scheduler step counts >= 0", {"min step": int(t.min())})
     if t.dtype.kind == "u":
         t = np.minimum(t, np.uint64(max_steps + 1))

@@ -155,8 +155,9 @@ def _registered_function(name: str) -> object:
     wrapper = OmegaConf._get_resolver(name)  # noqa: SLF001 - no public getter exists
     if wrapper is None:
         return None
-    cells = dict(zip(wrapper.__code__.co_freevars, wrapper.__closure__ or (), strict=True))
-    cell = cells.get("resolver")
+    code = getattr(wrapper, "__code__", None)  # anything callable may have been written there
+    closure = getattr(wrapper, "__closure__", None) or ()
+    cell = dict(zip(code.co_freevars, closure, strict=True)).get("resolver") if code else None
     return wrapper if cell is None else cell.cell_contents
 
 

@@ -30,6 +30,7 @@ def peak_rss_mb(args: list[str], cwd: Path) -> tuple[float, str]:
     return usage.ru_maxrss / 1024, output
 
 
+@pytest.mark.slow
 def test_preview_memory_does_not_grow_with_max_steps(tmp_path: Path) -> None:
     """10**6, 10**8 and 2**53 steps, side by side: the same memory (it took 8 GB at 10**8)."""
     runs = {}
@@ -46,6 +47,7 @@ def test_preview_memory_does_not_grow_with_max_steps(tmp_path: Path) -> None:
         assert rows[-1] == f"{max_steps},0.0001"
 
 
+@pytest.mark.slow
 def test_every_step_changing_is_sampled_and_says_so(tmp_path: Path) -> None:
     args = [BOUNDED_LR, f"hydra.run.dir={tmp_path}", "scheduler=exponential", "scheduler.max_steps=3000000"]
     _, output = peak_rss_mb([*args, "plot=false"], tmp_path)

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from omegaconf import OmegaConf
-from omegaconf.errors import InterpolationResolutionError
+from omegaconf import ListConfig, OmegaConf
+from omegaconf.basecontainer import BaseContainer
+from omegaconf.errors import InterpolationResolutionError, InterpolationToMissingValueError
 
 from bounded_lr_resolver import register_resolvers
 from bounded_lr_resolver.errors import BoundedLRError, ResolverConflictError
@@ -134,9 +135,14 @@ def test_resolver_errors_name_resolver_argument_value_and_key(expression: str, m
 
 @pytest.mark.usefixtures("registered")
 def test_missing_value_names_the_key() -> None:
+    """A ??? argument is OmegaConf's clear error naming both keys; once set, our resolver answers."""
     cfg = OmegaConf.create({"s": {"final_lr": "???", "g": "${lr_gamma:0.1,${.final_lr},10}"}})
-    with pytest.raises(Exception, match=r"Missing mandatory value: s.final_lr"):
-        OmegaConf.to_container(cfg, resolve=True)
+    with pytest.raises(InterpolationToMissingValueError) as caught:
+        _ = cfg.s.g  # the key that uses it, not the missing key itself
+    assert "Missing mandatory value: s.final_lr" in str(caught.value)
+    assert "full_key: s.g" in str(caught.value)
+    cfg.s.final_lr = 1e-4
+    assert math.isclose(cfg.s.g, (1e-4 / 0.1) ** (1 / 10), rel_tol=1e-15)
 
 
 @pytest.mark.usefixtures("clean_resolvers")
@@ -149,10 +155,13 @@ def test_registration_is_idempotent() -> None:
 @pytest.mark.usefixtures("clean_resolvers")
 def test_foreign_resolver_is_never_replaced_silently() -> None:
     register_foreign("lr_step", lambda *args: "theirs")
-    with pytest.raises(
-        ResolverConflictError, match=r"register_resolvers: resolver names \['lr_step'\] must be free or ours"
-    ):
+    with pytest.raises(ResolverConflictError) as caught:
         register_resolvers()
+    assert str(caught.value) == (
+        "register_resolvers: resolver names ['lr_step'] must be free or ours, but another resolver is "
+        "already registered under them. Rename yours, or call "
+        "bounded_lr_resolver.register_resolvers(replace=True) to use ours"
+    )
     assert not OmegaConf.has_resolver("lr_gamma")  # nothing half-applied
     assert register_resolvers(on_conflict="skip") == ["lr_step"]
     assert OmegaConf.create({"s": "${lr_step:1,1}", "g": "${lr_gamma:1,1,1}"}).s == "theirs"
@@ -161,13 +170,73 @@ def test_foreign_resolver_is_never_replaced_silently() -> None:
     assert OmegaConf.create({"s": "${lr_step:1e6,1e4}"}).s == 100
 
 
+@pytest.mark.usefixtures("clean_resolvers")
+def test_registering_again_leaves_the_registry_untouched() -> None:
+    register_resolvers()
+    before = {name: OmegaConf._get_resolver(name) for name in RESOLVERS}
+    assert register_resolvers() == []
+    assert {name: OmegaConf._get_resolver(name) for name in RESOLVERS} == before
+
+
+@pytest.mark.usefixtures("clean_resolvers")
+def test_an_entry_written_straight_into_the_registry_is_foreign() -> None:
+    """Another library that bypasses OmegaConf's API still keeps its name (no closure to unwrap)."""
+    BaseContainer._resolvers["lr_ratio"] = len
+    with pytest.raises(ResolverConflictError, match=r"resolver names \['lr_ratio'\] must be free or ours"):
+        register_resolvers()
+    assert register_resolvers(on_conflict="skip") == ["lr_ratio"]
+    assert BaseContainer._resolvers["lr_ratio"] is len
+
+
+@pytest.mark.usefixtures("registered")
+@pytest.mark.parametrize("key", ["m", "v"])
+def test_list_resolvers_resolve_in_place_in_an_untyped_config(key: str) -> None:
+    """OmegaConf.resolve (what --cfg job --resolve and instantiate use) needs a node, not a list, on 2.3."""
+    cfg = OmegaConf.create({"m": "${lr_milestones:10,3}", "v": "${lr_values:1,0.25,2}"})
+    OmegaConf.resolve(cfg)
+    assert OmegaConf.to_container(cfg)[key] == {"m": [3, 6, 10], "v": [1.0, 0.5, 0.25]}[key]
+    assert isinstance(cfg._get_node(key), ListConfig)
+
+
+def test_list_wrappers_return_a_plain_list_for_a_typed_list_field() -> None:
+    """A typed list[int] field validates a plain list cheaply; an untyped node needs a ListConfig."""
+    from bounded_lr_resolver.resolvers import _as_node
+
+    assert type(_as_node([3, 6, 10], ListConfig([]))) is list
+    assert isinstance(_as_node([3, 6, 10], None), ListConfig)
+
+
+RESOLVER_MESSAGES = [
+    (
+        "lr_gamma",
+        (0.1, 1.0, 10),
+        "lr_gamma: final_lr must be in (0, initial_lr], got final_lr=1.0, initial_lr=0.1",
+    ),
+    ("lr_step", (10, 0), "lr_step: n_updates must be a whole number >= 1, got n_updates=0"),
+    ("lr_milestones", (10, 0), "lr_milestones: n_updates must be a whole number >= 1, got n_updates=0"),
+    ("lr_values", (0.1, 1e-4, 0), "lr_values: n_updates must be a whole number >= 1, got n_updates=0"),
+    ("lr_decay_steps", (0,), "lr_decay_steps: max_steps must be a whole number >= 1, got max_steps=0"),
+    ("lr_logspace", (1e-3, 0, 3, 0), "lr_logspace: high must be a finite number > 0, got high=0"),
+    ("lr_ratio", (0, 1e-4), "lr_ratio: initial_lr must be a finite number > 0, got initial_lr=0"),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "args", "message"), RESOLVER_MESSAGES, ids=[r[0] for r in RESOLVER_MESSAGES]
+)
+def test_each_resolver_names_itself(name: str, args: tuple[object, ...], message: str) -> None:
+    with pytest.raises(BoundedLRError) as caught:
+        RESOLVERS[name](*args)
+    assert str(caught.value).split(". ")[0] == message
+
+
 @pytest.mark.usefixtures("registered")
 def test_no_resolver_caches() -> None:
     """Hydra copies resolver caches between sweep jobs; a cached gamma would leak across a final_lr sweep."""
     cfg = OmegaConf.create({"f": 1e-4, "g": "${lr_gamma:0.1,${f},10}"})
-    first = cfg.g
+    assert math.isclose(cfg.g, (1e-4 / 0.1) ** (1 / 10), rel_tol=1e-15)
     cfg.f = 1e-5
-    assert cfg.g != first
+    assert math.isclose(cfg.g, (1e-5 / 0.1) ** (1 / 10), rel_tol=1e-15)  # the new value, not the first
 
 
 args = ANYTHING
@@ -223,6 +292,77 @@ def test_fuzzed_arguments_give_a_valid_value_or_our_error(
         assert all(x < y for x, y in pairwise(value))
         assert value[0] > 0
         assert value[-1] <= int(a)  # type: ignore[call-overload]
+
+
+@st.composite
+def valid_call(draw: st.DrawFn) -> tuple[str, tuple[object, ...]]:
+    """A resolver and arguments inside every rule (counts as int or as a whole float, as YAML gives)."""
+    name = draw(st.sampled_from(sorted(RESOLVERS)))
+    initial = draw(st.floats(1e-6, 10.0))
+    ratio = draw(st.one_of(st.just(1.0), st.floats(1e-6, 1.0 - 1e-6)))
+    count = draw(st.integers(1, 300))
+    warmup = draw(st.integers(0, 50))
+    at = draw(st.sampled_from(["max_steps", "last_step"]))
+    plateaus = count + (at == "last_step")
+
+    def whole(n: int) -> object:
+        return draw(st.sampled_from([n, float(n)]))
+
+    if name in ("lr_gamma", "lr_values"):
+        return name, (initial, initial * ratio, whole(count))
+    if name == "lr_ratio":
+        return name, (initial, initial * ratio)
+    if name == "lr_step":
+        return name, (whole(warmup + plateaus * draw(st.integers(1, 50))), whole(count), whole(warmup), at)
+    if name == "lr_milestones":
+        return name, (whole(warmup + plateaus + draw(st.integers(0, 500))), whole(count), whole(warmup), at)
+    if name == "lr_decay_steps":
+        return name, (
+            whole(warmup + 1 + (at == "last_step") + draw(st.integers(0, 10**6))),
+            whole(warmup),
+            at,
+        )
+    assert name == "lr_logspace"
+    num = draw(st.integers(2, 200))
+    return name, (initial, initial * ratio, whole(num), whole(draw(st.integers(0, num - 1))))
+
+
+@settings(max_examples=600, deadline=None)
+@given(call=valid_call())
+def test_valid_arguments_always_give_the_value(call: tuple[str, tuple[object, ...]]) -> None:
+    """Every valid call answers (no rule may refuse it) with the value of a formula written here."""
+    name, args = call
+    value = RESOLVERS[name](*args)
+    numbers = [a if isinstance(a, str) else float(a) for a in args]  # type: ignore[arg-type]
+    if name == "lr_gamma":
+        initial, final, n = numbers
+        assert value == pytest.approx((final / initial) ** (1 / n), rel=1e-15, abs=0)
+    elif name == "lr_values":
+        initial, final, n = numbers
+        assert len(value) == int(n) + 1
+        assert (value[0], value[-1]) == (initial, final)  # both ends exact
+        expected = [initial * (final / initial) ** (i / n) for i in range(int(n) + 1)]
+        assert value == pytest.approx(expected, rel=1e-12, abs=0)
+    elif name == "lr_ratio":
+        assert value == numbers[1] / numbers[0]
+    elif name == "lr_step":
+        steps, n, warmup, at = numbers
+        assert type(value) is int
+        assert value == (steps - warmup) / (n + (at == "last_step"))
+    elif name == "lr_milestones":
+        steps, n, warmup, at = numbers
+        span, plateaus = int(steps - warmup), int(n) + (at == "last_step")
+        assert value == [int(warmup) + i * span // plateaus for i in range(1, int(n) + 1)]
+        assert all(type(m) is int for m in value)
+    elif name == "lr_decay_steps":
+        steps, warmup, at = numbers
+        assert value == int(steps - warmup) - (at == "last_step")
+        assert type(value) is int
+    else:
+        low, high, num, index = numbers
+        expected = 10 ** np.linspace(np.log10(low), np.log10(high), int(num))
+        assert value == pytest.approx(expected[int(index)], rel=1e-12, abs=0)
+        assert value == {0: low, int(num) - 1: high}.get(int(index), value)  # exact at both ends
 
 
 @pytest.mark.usefixtures("registered")

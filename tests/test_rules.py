@@ -175,9 +175,12 @@ def test_values_just_inside_the_rules_are_accepted() -> None:
     near = build_scheduler(sgd(0.1 * (1 + 1e-13)), initial_lr=0.1, final_lr=1e-4, max_steps=10, n_updates=2)
     assert near.base_lrs_exact == (0.1,)
     gamma = (1e-3) ** 0.5
-    build_scheduler(
+    shown = build_scheduler(
         sgd(0.1), initial_lr=0.1, final_lr=1e-4, max_steps=10, n_updates=2, gamma=gamma * (1 + 1e-13)
     )
+    assert (
+        shown.schedules[0].gamma == gamma
+    )  # a shown gamma within 1e-12 is accepted; the derived one is used
     right = build_scheduler(
         sgd(0.1),
         initial_lr=0.1,
