@@ -85,7 +85,11 @@ def validated_state(state: object, ours: list[dict[str, object]]) -> dict[str, A
 
 def _origin(value: object, groups: int, hint: str) -> list[tuple[Schedule, float]]:
     """What each group followed before the first re-plan: one ``bounds + base_lr`` dict per group."""
-    rule = f"a list of {groups} dicts (a schedule's bounds and base_lr), one per param group"
+    rule = (
+        f"a list of {groups} dicts (a schedule's bounds and base_lr), one per param group"
+        if groups
+        else "[] while segments is empty (the first re-plan records it)"
+    )
     if not isinstance(value, list) or len(value) != groups or not all(isinstance(v, dict) for v in value):
         raise bad_type(_LOAD, "origin", rule, value, hint)
     rebuilt = []
@@ -173,8 +177,13 @@ def _same_bounds(saved: list[dict[str, object]], ours: list[dict[str, object]]) 
     return True
 
 
-def describe_mismatch(saved: list[dict[str, object]], ours: list[dict[str, object]]) -> str:
-    """The refusal: every differing field of every group, with the checkpoint's and the config's value."""
+def describe_mismatch(
+    saved: list[dict[str, object]], ours: list[dict[str, object]], *, readable: bool = True
+) -> str:
+    """The refusal: every differing field of every group, with the checkpoint's and the config's value.
+
+    ``readable=False``: the checkpoint's bounds are no schedule this version can rebuild, so a
+    re-plan is impossible and not offered."""
     if len(saved) != len(ours):
         return (
             "BoundedLR.load_state_dict: the checkpoint must have as many param groups as the "
@@ -186,9 +195,15 @@ def describe_mismatch(saved: list[dict[str, object]], ours: list[dict[str, objec
         for key in [*new, *(key for key in old if key not in new)]
         if old.get(key) != new.get(key)
     ]
+    ending = (
+        ", start a new schedule, or set on_resume_change='replan' to plan the rest of the run under the "
+        "new bounds"
+        if readable
+        else " or start a new schedule (the checkpoint's are no schedule's bounds: they cannot be re-planned)"
+    )
     return (
         "BoundedLR.load_state_dict: the checkpoint's bounds must equal the config's, got "
         + "; ".join(diffs)
-        + ". Resume with the config the checkpoint was trained with, start a new schedule, or set "
-        "on_resume_change='replan' to plan the rest of the run under the new bounds"
+        + ". Resume with the config the checkpoint was trained with"
+        + ending
     )

@@ -394,7 +394,7 @@ class BoundedLR(LRScheduler):
                 for bounds in saved
             ]
         except (TypeError, KeyError, ValueError):  # not our bounds at all: refuse as before
-            raise ResumeMismatchError(describe_mismatch(saved, self._bounds())) from None
+            raise ResumeMismatchError(describe_mismatch(saved, self._bounds(), readable=False)) from None
         unchanged = all(
             same_future(before, schedule, step) and math.isclose(before_base, base, rel_tol=FP32_RTOL)
             for (before, before_base), (schedule, base) in zip(old, declared, strict=True)

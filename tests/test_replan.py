@@ -612,3 +612,23 @@ def test_the_unchanged_replanned_checkpoint_loads() -> None:
     assert fresh.last_epoch == 8
     # one decay of 10x made by step 4, then 5 decays from 1e-2 to 1e-4 over the 20 steps left: one by step 8
     assert float(optimizer.param_groups[0]["lr"]) == pytest.approx(1e-2 * (1e-4 / 1e-2) ** (1 / 5), rel=1e-12)
+
+
+@pytest.mark.parametrize("mode", ["refuse", "replan"])
+def test_bounds_that_are_no_schedule_are_refused_without_offering_a_replan(mode: str) -> None:
+    opt, sched = build({"initial_lr": 0.1, "final_lr": 1e-4, "max_steps": 12, "n_updates": 3})
+    stepped(opt, sched, 4)
+    state = sched.state_dict()
+    state["bounds"][0]["gamma"] = 0.5  # a field no Schedule has (a hand edit, or another tool's)
+    _, fresh = build(
+        {"initial_lr": 0.1, "final_lr": 1e-4, "max_steps": 12, "n_updates": 3}, on_resume_change=mode
+    )
+    with pytest.raises(ResumeMismatchError) as caught:
+        fresh.load_state_dict(state)
+    ending = " or start a new schedule (the checkpoint's are no schedule's bounds: they cannot be re-planned)"
+    assert str(caught.value) == (
+        "BoundedLR.load_state_dict: the checkpoint's bounds must equal the config's, got group 0 gamma: "
+        "checkpoint gamma=0.5, config gamma=None. Resume with the config the checkpoint was trained with"
+        + ending
+    )
+    assert fresh.last_epoch == 0

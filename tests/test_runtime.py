@@ -26,7 +26,7 @@ from torch.optim.lr_scheduler import (
 
 from bounded_lr_resolver import BoundedLR, build_scheduler
 from bounded_lr_resolver.bounds import gamma, milestones
-from bounded_lr_resolver.errors import BoundsError, BoundsTypeError
+from bounded_lr_resolver.errors import BoundsError, BoundsTypeError, ResumeMismatchError
 
 BOUNDS = {"initial_lr": 0.1, "final_lr": 1e-4, "max_steps": 100, "n_updates": 6, "kind": "multistep"}
 
@@ -230,6 +230,7 @@ KEYS = (
     "(and optionally ['base_lrs', '_last_lr', 'factors', 'adopted', 'segments', 'origin'])"
 )
 LOAD = "BoundedLR.load_state_dict: "
+ADOPTED = "a list of {'base_lr': ..., 'factor': ...} dicts"
 STEP_RULE = "last_epoch must be a whole number >= 0, got last_epoch="
 
 BAD_STATES = [
@@ -276,6 +277,72 @@ BAD_STATES = [
         id="zero-factor",
     ),
     pytest.param(
+        lambda state: [("bounds", 1)],
+        BoundsTypeError,
+        f"{LOAD}state_dict must be a dict from BoundedLR.state_dict(), got state_dict=[('bounds', 1)] "
+        f"(list). {HINT}",
+        id="not-a-dict",
+    ),
+    pytest.param(
+        {"bounds": {"initial_lr": 0.1}},
+        BoundsTypeError,
+        f"{LOAD}bounds must be a list of dicts, one per param group, got bounds={{'initial_lr': 0.1}} "
+        f"(dict). {HINT}",
+        id="bounds-not-a-list",
+    ),
+    pytest.param(
+        {"bounds": ["x"]},
+        BoundsTypeError,
+        f"{LOAD}bounds must be a list of dicts, one per param group, got bounds=['x'] (list). {HINT}",
+        id="bounds-of-text",
+    ),
+    pytest.param(
+        lambda state: {**state, "bounds": state["bounds"] * 2},
+        ResumeMismatchError,
+        f"{LOAD}the checkpoint must have as many param groups as the optimizer, got checkpoint groups=2, "
+        "optimizer groups=1",
+        id="bounds-of-two-groups",
+    ),
+    pytest.param(
+        {"adopted": {"base_lr": 0.1}},
+        BoundsTypeError,
+        f"{LOAD}adopted must be {ADOPTED}, got adopted={{'base_lr': 0.1}} (dict). {HINT}",
+        id="adopted-not-a-list",
+    ),
+    pytest.param(
+        {"adopted": [{"base_lr": 0.01, "factor": 1.0, "x": 1}]},
+        BoundsTypeError,
+        f"{LOAD}adopted must be {ADOPTED}, got adopted=[{{'base_lr': 0.01, 'factor': 1.0, 'x': 1}}] "
+        f"(list). {HINT}",
+        id="adopted-extra-key",
+    ),
+    pytest.param(
+        {"adopted": [{"base_lr": 0.01, "factor": 0.0}]},
+        BoundsError,
+        f"{LOAD}adopted factors must be positive finite numbers, got adopted factors=[0.0]. {HINT}",
+        id="adopted-factor-zero",
+    ),
+    pytest.param(
+        {"adopted": [{"base_lr": math.inf, "factor": 1.0}]},
+        BoundsError,
+        f"{LOAD}adopted base_lr must be positive finite numbers, got adopted base_lr=[inf]. {HINT}",
+        id="adopted-base-inf",
+    ),
+    pytest.param(
+        {"origin": [{"x": 1}]},
+        BoundsTypeError,
+        f"{LOAD}origin must be [] while segments is empty (the first re-plan records it), got "
+        f"origin=[{{'x': 1}}] (list). {HINT}",
+        id="origin-without-segments",
+    ),
+    pytest.param(
+        {"segments": None},
+        BoundsTypeError,
+        f"{LOAD}segments must be a list of {{'step': r, 'groups': [one tail's bounds per param group]}} with "
+        f"increasing r, got segments=None (NoneType). {HINT}",
+        id="segments-none",
+    ),
+    pytest.param(
         {"factors": [1.0, 1.0]},
         BoundsTypeError,
         "BoundedLR.load_state_dict: factors must be a list of 1 positive finite numbers, "
@@ -287,9 +354,9 @@ BAD_STATES = [
 
 @pytest.mark.parametrize(("change", "error", "message"), BAD_STATES)
 def test_bad_checkpoint_is_refused_before_anything_changes(
-    change: dict[str, object], error: type[Exception], message: str
+    change: dict[str, object] | Callable[[dict[str, Any]], object], error: type[Exception], message: str
 ) -> None:
-    state = {**_state(), **change}
+    state = change(_state()) if callable(change) else {**_state(), **change}
     optimizer = sgd(0.1)
     scheduler = ours(optimizer)
     for _ in range(3):
@@ -429,3 +496,96 @@ def test_resume_with_an_added_group_either_order_is_bitwise(order: str) -> None:
         resumed.step()
         tail.append(lrs(resumed_optimizer))
     assert tail == whole[50:]
+
+
+LR_TYPES = {
+    "float": lambda lr: lr,
+    "fp32-tensor": lambda lr: torch.tensor(lr),
+    "fp64-tensor": lambda lr: torch.tensor(lr, dtype=torch.float64),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(LR_TYPES))
+def test_an_outside_change_by_an_exact_factor_is_that_factor(kind: str) -> None:
+    """Halving the second group's LR (as stored: float, fp32 or fp64) is a factor of exactly 0.5 there."""
+    make = LR_TYPES[kind]
+    optimizer = sgd(make(0.1), make(0.01))
+    scheduler = ours(optimizer)
+    for _ in range(20):
+        optimizer.step()
+        scheduler.step()
+    group = optimizer.param_groups[1]
+    if kind == "float":
+        group["lr"] *= 0.5
+    else:
+        group["lr"].mul_(0.5)  # in place, as torch's own schedulers write a tensor LR
+    optimizer.step()
+    scheduler.step()
+    assert scheduler.factors == (1.0, 0.5)  # the unchanged first group neither ends nor hides the loop
+    schedule = scheduler.schedules[0]
+    # group 1's base is its LR as stored (fp32's 0.01 is 0.00999999977648258); group 0 is at initial_lr
+    expected = [schedule.lr_at(21, 0.1), schedule.lr_at(21, float(make(0.01))) * 0.5]
+    assert scheduler.lrs_at(21) == expected
+    last = scheduler.get_last_lr()
+    assert [float(lr) for lr in last] == [float(make(lr)) for lr in expected]
+    if kind != "float":
+        assert [lr.dtype for lr in last] == [group["lr"].dtype] * 2  # type: ignore[union-attr]
+
+
+def test_an_outside_change_while_the_warmup_lr_is_0_is_refused() -> None:
+    optimizer = sgd(0.1)
+    scheduler = build_scheduler(optimizer, **BOUNDS, warmup_steps=10)  # type: ignore[arg-type]
+    optimizer.param_groups[0]["lr"] = 0.05
+    with pytest.raises(BoundsError) as caught:
+        scheduler.step()
+    assert str(caught.value) == (
+        "BoundedLR.step: param group 0's lr must be changed from outside only while the schedule's LR is "
+        "above 0 (a factor on 0 is undefined), got lr=0.05, scheduled lr=0.0, step=0. Start the warmup above "
+        "0 (warmup_start_factor > 0), or change the LR after the first step"
+    )
+    assert (scheduler.last_epoch, scheduler.factors) == (0, (1.0,))
+
+
+def test_a_tensor_group_added_later_is_filled_in_place() -> None:
+    optimizer = sgd(0.1)
+    scheduler = ours(optimizer)
+    for _ in range(30):
+        optimizer.step()
+        scheduler.step()
+    added = torch.tensor(float(optimizer.param_groups[0]["lr"]) / 10)
+    optimizer.add_param_group({"params": [torch.nn.Parameter(torch.zeros(1))], "lr": added})
+    for _ in range(70):
+        optimizer.step()
+        scheduler.step()
+    assert optimizer.param_groups[1]["lr"] is added  # a compiled graph holds this tensor
+    assert float(added) == pytest.approx(1e-5, rel=2e-7)
+
+
+def test_a_group_added_later_follows_the_group_with_the_largest_base_lr() -> None:
+    """Per-group bounds: the new group takes the schedule of the group at the largest LR (group 0 here)."""
+    optimizer = sgd(0.1, 0.01)
+    scheduler = build_scheduler(
+        optimizer, initial_lr=[0.1, 0.01], final_lr=[1e-4, 1e-3], max_steps=100, n_updates=4, kind="multistep"
+    )
+    optimizer.add_param_group({"params": [torch.nn.Parameter(torch.zeros(1))], "lr": 0.05})
+    for _ in range(100):
+        optimizer.step()
+        scheduler.step()
+    assert lrs(optimizer) == pytest.approx([1e-4, 1e-3, 0.5e-4], rel=1e-12)  # 1000x down, like group 0
+
+
+def test_a_checkpoint_without_the_optional_keys_loads() -> None:
+    """Checkpoints written before factors, adopted groups and re-plans existed resume unchanged."""
+    state = _state()
+    for key in ("factors", "adopted", "segments", "origin", "base_lrs", "_last_lr"):
+        del state[key]
+    optimizer = sgd(0.1)
+    scheduler = ours(optimizer)
+    scheduler.load_state_dict(state)
+    assert (scheduler.last_epoch, scheduler.factors, scheduler.resumed_at) == (5, (1.0,), ())
+    reference = sgd(0.1)
+    oracle = torch_oracle(reference)
+    for _ in range(5):
+        reference.step()
+        oracle.step()
+    assert lrs(optimizer) == pytest.approx(lrs(reference), rel=1e-12)
