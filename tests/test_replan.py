@@ -632,3 +632,95 @@ def test_bounds_that_are_no_schedule_are_refused_without_offering_a_replan(mode:
         + ending
     )
     assert fresh.last_epoch == 0
+
+
+@pytest.mark.parametrize("lr_type", ["float", "fp32-tensor"])
+def test_a_second_group_is_replanned_at_its_own_base_lr(lr_type: str) -> None:
+    """Group 1 at a tenth of group 0 keeps that ratio through a re-plan, also when the resumed optimizer
+    holds fp32 tensor LRs (its base is then one fp32 rounding from the checkpoint's)."""
+    fields = {"initial_lr": 0.1, "final_lr": 1e-4, "max_steps": 12, "n_updates": 3}
+    optimizer = torch.optim.SGD(
+        [{"params": [torch.nn.Parameter(torch.zeros(1))], "lr": lr} for lr in (0.1, 0.01)], lr=0.1
+    )
+    scheduler = build_scheduler(optimizer, **fields)
+    stepped(optimizer, scheduler, 4)
+    make = torch.tensor if lr_type == "fp32-tensor" else float
+    resumed_opt = torch.optim.SGD(
+        [{"params": [torch.nn.Parameter(torch.zeros(1))], "lr": make(lr)} for lr in (0.1, 0.01)], lr=0.1
+    )
+    resumed = build_scheduler(resumed_opt, **LONGER, on_resume_change="replan")
+    resumed.load_state_dict(scheduler.state_dict())
+    trace = []
+    for _ in range(20):
+        resumed_opt.step()
+        resumed.step()
+        trace.append([float(group["lr"]) for group in resumed_opt.param_groups])
+    # 5 decays from 1e-2 to 1e-4 over the 20 steps left (every 4), group 1 a tenth of group 0
+    expected = [1e-2 * 1e-2 ** ((t // 4) / 5) for t in range(1, 21)]
+    tolerance = 2e-7 if lr_type == "fp32-tensor" else 1e-12
+    assert [lrs[0] for lrs in trace] == pytest.approx(expected, rel=tolerance)
+    assert [lrs[1] for lrs in trace] == pytest.approx([lr / 10 for lr in expected], rel=tolerance)
+    assert [plan.lr_at(24) for plan in resumed.plans] == pytest.approx([1e-4, 1e-5], rel=tolerance)
+
+
+def test_a_warmup_resumed_at_its_constant_peak_is_replanned() -> None:
+    """warmup_start_factor=1: the warmup LR already equals the peak; extending the run is no fall."""
+    fields = {"initial_lr": 0.1, "final_lr": 1e-4, "max_steps": 20, "n_updates": 2, "warmup_steps": 10}
+    opt, sched = build({**fields, "warmup_start_factor": 1.0})
+    stepped(opt, sched, 5)
+    opt2, resumed = build({**fields, "max_steps": 30, "warmup_start_factor": 1.0}, on_resume_change="replan")
+    resumed.load_state_dict(sched.state_dict())
+    lrs = stepped(opt2, resumed, 25)
+    assert lrs[:4] == [0.1] * 4  # steps 6..9: still the warmup, at the peak
+    assert lrs[-1] == 1e-4
+    assert sorted(set(lrs), reverse=True) == pytest.approx([0.1, 0.1 * 1e-3**0.5, 1e-4], rel=1e-12)
+
+
+def test_a_resume_at_the_end_with_one_more_step_holds_final_lr() -> None:
+    opt, sched = build({"initial_lr": 0.1, "final_lr": 1e-4, "max_steps": 12, "n_updates": 3})
+    stepped(opt, sched, 12)
+    opt2, resumed = build(
+        {"initial_lr": 0.1, "final_lr": 1e-4, "max_steps": 13, "n_updates": 3, "kind": "multistep"},
+        on_resume_change="replan",
+    )
+    resumed.load_state_dict(sched.state_dict())
+    assert stepped(opt2, resumed, 3) == [1e-4, 1e-4, 1e-4]
+
+
+def test_one_decay_left_is_replanned_as_one() -> None:
+    """12/3 at step 8 has made 2 decays; 24/3 leaves exactly one for the 16 steps after it."""
+    opt, sched = build({"initial_lr": 0.1, "final_lr": 1e-4, "max_steps": 12, "n_updates": 3})
+    stepped(opt, sched, 8)
+    opt2, resumed = build(
+        {"initial_lr": 0.1, "final_lr": 1e-4, "max_steps": 24, "n_updates": 3}, on_resume_change="replan"
+    )
+    resumed.load_state_dict(sched.state_dict())
+    lrs = stepped(opt2, resumed, 16)
+    assert lrs == [pytest.approx(1e-3, rel=1e-12)] * 15 + [1e-4]
+
+
+def test_decays_made_across_three_replans_skip_the_shape_segment() -> None:
+    """step 12/3 -> (at 4) cosine 24 -> (at 8) multistep 24/6 -> (at 12) multistep 30/8: a cosine segment
+    makes no decays, so the count on the curve outside it is what each step kind's plan has made."""
+    base = {"initial_lr": 0.1, "final_lr": 1e-4}
+    opt, sched = build({**base, "max_steps": 12, "n_updates": 3})
+    history = [0.1, *stepped(opt, sched, 4)]
+    configs = [
+        ({**base, "max_steps": 24, "kind": "cosine"}, 4),
+        ({**base, "max_steps": 24, "n_updates": 6, "kind": "multistep"}, 4),
+        ({**base, "max_steps": 30, "n_updates": 8, "kind": "multistep"}, 18),
+    ]
+    for fields, steps in configs:
+        opt2, resumed = build(fields, on_resume_change="replan")
+        resumed.load_state_dict(sched.state_dict())
+        history += stepped(opt2, resumed, steps)
+        sched = resumed
+    assert sched.resumed_at == (4, 8, 12)
+    assert len(history) == 31
+    assert history[30] == 1e-4
+    in_cosine = range(5, 9)
+    decays = [t for t in range(1, 31) if history[t] < history[t - 1] and t not in in_cosine]
+    assert [sched.plans[0].decays_made(t) for t in range(31)] == [
+        sum(1 for d in decays if d <= t) for t in range(31)
+    ]
+    assert len(decays) == 8  # 1 before the cosine, then 7 more to reach n_updates=8

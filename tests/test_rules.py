@@ -10,16 +10,24 @@ from __future__ import annotations
 
 import math
 import warnings
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
 from torch.optim.lr_scheduler import StepLR
 
-from bounded_lr_resolver import BoundedLR, build_scheduler, register_resolvers
+from bounded_lr_resolver import BoundedLR, bounds, build_scheduler, register_resolvers
 from bounded_lr_resolver.bounds import MAX_MILESTONES, Schedule, lr_values, milestones
 from bounded_lr_resolver.curve import lr_curve
-from bounded_lr_resolver.errors import BoundsError, BoundsTypeError, ResumeMismatchError
+from bounded_lr_resolver.errors import (
+    BoundedLRError,
+    BoundsError,
+    BoundsTypeError,
+    ResumeMismatchError,
+    StepCountWarning,
+)
+from bounded_lr_resolver.resolvers import lr_decay_steps
 
 
 def sgd(*lrs: float | torch.Tensor) -> torch.optim.Optimizer:
@@ -212,7 +220,10 @@ def test_counts_are_normalized_to_ints() -> None:
     ("schedule", "steps"),
     [
         pytest.param(
-            Schedule(0.1, 1e-4, 10**6, 10**4), [5000, 5001, 7000, 9999], id="dense-table-first-block-not-0"
+            # decays 3000..4000: blocks of 1024 decays 2 and 3, so the table starts at block 2
+            Schedule(0.1, 1e-4, 10**6, 10**4),
+            [300_000, 300_100, 310_000, 400_000],
+            id="dense-table-first-block-not-0",
         ),
         pytest.param(Schedule(0.1, 1e-4, 10**6, 10**4), [0, 500_000, 10**6], id="sparse-table"),
         pytest.param(
@@ -320,3 +331,175 @@ def test_get_last_lr_returns_copies() -> None:
         assert float(scheduler.get_last_lr()[0]) == pytest.approx(0.1, rel=1e-7)
     assert len(scheduler.get_last_lr()) == 1
     assert float(optimizer.param_groups[0]["lr"]) == pytest.approx(0.1, rel=1e-7)
+
+
+DEFAULT_NAMES = [
+    (lambda: bounds.gamma(0.1, 1.0, 3), "lr_gamma: final_lr must be in (0, initial_lr]"),
+    (lambda: bounds.step_size(10, 0), "lr_step: n_updates must be a whole number >= 1"),
+    (lambda: bounds.milestones(10, 0), "lr_milestones: n_updates must be a whole number >= 1"),
+    (lambda: bounds.decay_steps(0), "lr_decay_steps: max_steps must be a whole number >= 1"),
+    (lambda: bounds.logspace(1e-3, 0, 3, 0), "lr_logspace: high must be a finite number > 0"),
+    (lambda: bounds.lr_values(0.1, 1e-4, 0), "lr_values: n_updates must be a whole number >= 1"),
+    (lambda: bounds.lr_ratio(0, 1e-4), "lr_ratio: initial_lr must be a finite number > 0"),
+    (
+        lambda: Schedule(0.1, 1e-4, 2 * 10**7, 10**7 + 1, kind="multistep").milestones(),
+        "Schedule: n_updates must be <= 10000000 to build a milestone list",
+    ),
+]
+
+
+@pytest.mark.parametrize(("call", "start"), DEFAULT_NAMES, ids=[s.split(":")[0] for _, s in DEFAULT_NAMES])
+def test_the_core_functions_name_their_resolver_by_default(call: Any, start: str) -> None:
+    """bounds.* called directly (as the resolvers do, without where=) names the resolver."""
+    with pytest.raises(BoundedLRError) as caught:
+        call()
+    assert str(caught.value).startswith(start + ", got ")
+
+
+def test_the_list_limit_is_inclusive(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The 10**7 boundary of lr_values and milestones, at a size a fast test builds (slow: the real one)."""
+    monkeypatch.setattr(bounds, "MAX_MILESTONES", 10)
+    assert len(lr_values(1.0, 1e-3, 10)) == 11
+    assert len(milestones(10, 10)) == 10
+    with pytest.raises(BoundsError, match=r"^lr_values: n_updates must be <= 10 to build a list of values"):
+        lr_values(1.0, 1e-3, 11)
+
+
+def test_lr_decay_steps_defaults_to_no_warmup_and_the_max_steps_convention() -> None:
+    assert lr_decay_steps(100) == 100
+    assert lr_decay_steps(100, 10) == 90
+    assert lr_decay_steps(100, 10, "last_step") == 89
+
+
+def test_state_dict_records_the_lrs_it_wrote() -> None:
+    optimizer = sgd(0.1, 0.01)
+    scheduler = build_scheduler(optimizer, initial_lr=0.1, final_lr=1e-4, max_steps=10, n_updates=2)
+    for _ in range(5):
+        optimizer.step()
+        scheduler.step()
+    assert (
+        scheduler.state_dict()["_last_lr"] == [0.1 * 1e-3**0.5, 0.01 * 1e-3**0.5] == scheduler.get_last_lr()
+    )
+
+
+def test_a_bool_factor_in_a_checkpoint_is_refused() -> None:
+    optimizer = sgd(0.1)
+    scheduler = build_scheduler(optimizer, initial_lr=0.1, final_lr=1e-4, max_steps=10, n_updates=2)
+    state = {**scheduler.state_dict(), "factors": [True]}
+    with pytest.raises(BoundsError, match=r"factors must be positive finite numbers, got factors=\[True\]"):
+        build_scheduler(sgd(0.1), initial_lr=0.1, final_lr=1e-4, max_steps=10, n_updates=2).load_state_dict(
+            state
+        )
+
+
+def test_a_bound_changed_in_the_last_bit_is_a_change() -> None:
+    """Only a group's base LR may differ by an fp32 rounding; every bound is compared exactly."""
+    optimizer = sgd(0.1)
+    scheduler = build_scheduler(optimizer, initial_lr=0.1, final_lr=1e-4, max_steps=10, n_updates=2)
+    nearly = math.nextafter(1e-4, 1.0)
+    fresh = build_scheduler(sgd(0.1), initial_lr=0.1, final_lr=nearly, max_steps=10, n_updates=2)
+    with pytest.raises(
+        ResumeMismatchError,
+        match=rf"group 0 final_lr: checkpoint final_lr=0.0001, config final_lr={nearly!r}",
+    ):
+        fresh.load_state_dict(scheduler.state_dict())
+
+
+def test_an_adopted_group_is_checked_and_filled_in_place_after_a_load() -> None:
+    optimizer = sgd(0.1)
+    scheduler = build_scheduler(optimizer, initial_lr=0.1, final_lr=1e-4, max_steps=10, n_updates=2)
+    optimizer.add_param_group({"params": [torch.nn.Parameter(torch.zeros(1))], "lr": 0.01})
+    for _ in range(3):
+        optimizer.step()
+        scheduler.step()
+    state = scheduler.state_dict()
+    bf16 = sgd(0.1)
+    target = build_scheduler(bf16, initial_lr=0.1, final_lr=1e-4, max_steps=10, n_updates=2)
+    bf16.add_param_group(  # re-added before the load, as Lightning's BackboneFinetuning does
+        {"params": [torch.nn.Parameter(torch.zeros(1))], "lr": torch.tensor(0.01, dtype=torch.bfloat16)}
+    )
+    with pytest.raises(BoundsTypeError) as caught:
+        target.load_state_dict(state)
+    assert str(caught.value).startswith(
+        "BoundedLR.load_state_dict: param group 1's lr must be a float, or a 0-dim float32 or float64 tensor"
+    )
+    held = torch.tensor(0.01)
+    tensors = sgd(0.1)
+    resumed = build_scheduler(tensors, initial_lr=0.1, final_lr=1e-4, max_steps=10, n_updates=2)
+    tensors.add_param_group({"params": [torch.nn.Parameter(torch.zeros(1))], "lr": held})
+    resumed.load_state_dict(state)
+    for _ in range(7):
+        tensors.step()
+        resumed.step()
+    assert tensors.param_groups[1]["lr"] is held
+    assert float(held) == pytest.approx(1e-5, rel=2e-7)
+
+
+def test_the_step_count_warning_restarts_its_count_at_a_load_and_is_given_once() -> None:
+    optimizer = sgd(0.1)
+    scheduler = build_scheduler(optimizer, initial_lr=0.1, final_lr=1e-4, max_steps=10**4, n_updates=2)
+    optimizer.step()
+    for _ in range(50):
+        scheduler.step()
+    state = scheduler.state_dict()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        scheduler.load_state_dict(state)  # counts restart: 102 (= 2 * 1 + 100) more steps are allowed
+        for _ in range(100):
+            scheduler.step()
+    with pytest.warns(StepCountWarning):
+        scheduler.step()
+    scheduler.load_state_dict(state)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for _ in range(300):  # warned once: never again, not even after a load
+            scheduler.step()
+
+
+CURVE_SHAPES = [
+    pytest.param(Schedule(0.1, 1e-4, 10**6, 10**4), [[300_000, 300_100], [0, 400_000]], id="dense"),
+    pytest.param(Schedule(0.1, 1e-4, 10**6, 10**4), [[0, 500_000], [10**6, 7]], id="sparse"),
+    pytest.param(
+        Schedule(0.1, 1e-4, 2**53, 2**12, kind="multistep"), [[0, 2**52], [2**53 - 1, 2**53]], id="exact"
+    ),
+    pytest.param(
+        Schedule(0.1, 1e-4, 100, 4), np.array([[0, 2**70], [50, 2**64]], dtype=object), id="huge-ints"
+    ),
+    pytest.param(Schedule(0.1, 1e-4, 100, kind="cosine"), [[0, 50], [99, 100]], id="cosine"),
+]
+
+
+@pytest.mark.parametrize(("schedule", "steps"), CURVE_SHAPES)
+def test_lr_curve_keeps_the_shape_of_the_steps(schedule: Schedule, steps: Any) -> None:
+    got = lr_curve(schedule, steps)
+    assert got.shape == (2, 2)
+    assert got.tolist() == [
+        [schedule.lr_at(min(int(t), schedule.max_steps + 1)) for t in row] for row in steps
+    ]
+
+
+CURVE_REFUSALS = [
+    pytest.param([1, None], "lr_curve: steps must be whole numbers, got steps dtype='object'", id="none"),
+    pytest.param(
+        [True, 2**70], "lr_curve: steps must be whole numbers, got steps dtype='object'", id="bool-and-huge"
+    ),
+    pytest.param([0.5], "lr_curve: steps must be whole numbers, got steps dtype='float64'", id="float"),
+    pytest.param(
+        [3, -1], "lr_curve: steps must be scheduler step counts >= 0, got min step=-1", id="negative"
+    ),
+]
+
+
+@pytest.mark.parametrize(("steps", "message"), CURVE_REFUSALS)
+def test_lr_curve_refuses_what_is_not_a_step_count_in_full(steps: list[object], message: str) -> None:
+    with pytest.raises(BoundsError) as caught:
+        lr_curve(Schedule(0.1, 1e-4, 100, 4), steps)  # type: ignore[arg-type]
+    assert str(caught.value) == message
+
+
+def test_the_dense_curve_limit_is_inclusive() -> None:
+    from bounded_lr_resolver.curve import MAX_DENSE
+
+    with pytest.raises(BoundsError, match=rf"^lr_curve: steps must be given when max_steps >= {MAX_DENSE} "):
+        lr_curve(Schedule(0.1, 1e-4, MAX_DENSE, 4))
+    assert lr_curve(Schedule(0.1, 1e-4, MAX_DENSE, 4), [MAX_DENSE]).tolist() == [1e-4]

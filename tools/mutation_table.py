@@ -1,29 +1,100 @@
-"""Print the mutation run's table: killed / survived / other per module, from mutmut's ``mutants/*.meta``.
+"""Print the mutation run's table: killed / survived / equivalent per module, from mutmut's ``mutants/``.
 
-``python tools/mutation_table.py`` after ``tools/mutation.sh``. Exit codes as mutmut 3.8 reads them:
-1 and 3 killed, 36 and 24 timeout (killed by the time limit), 0 survived, 33 and 5 no tests.
-Survivors judged equivalent are listed in ``EQUIVALENT`` (mutant name -> one-line reason) and
-counted apart, so the score is over the mutants a test could kill.
+``python tools/mutation_table.py [--survivors]`` after ``tools/mutation.sh``. Exit codes as mutmut
+3.8 reads them: 1 and 3 killed, 36, 24 and -24 timeout (killed by the time limit), 0 survived, 33
+and 5 no tests. A survivor is judged equivalent by a rule in ``EQUIVALENT`` (which function, which
+line change, and the one-line reason), matched against the mutant's own diff, so the judgement
+holds when a later edit renumbers the mutants. The score is over the mutants a test could kill.
 """
 
 from __future__ import annotations
 
+import ast
+import difflib
 import json
+import re
 import sys
 from collections import Counter
+from functools import cache
 from pathlib import Path
 
-_LABEL = "the label of a same_future key: any constant compares the same"
-_TAU = "decays_at at tau = 0: ((0 + 1) * P - 1) // D is 0 anyway, since P <= D is validated"
-EQUIVALENT: dict[str, str] = {
-    "bounded_lr_resolver.replan.x__key__mutmut_6": _LABEL,
-    "bounded_lr_resolver.replan.x__key__mutmut_7": _LABEL,
-    "bounded_lr_resolver.bounds.x__derive_gamma__mutmut_7": "gamma == 0 (underflow) fails the isclose next",
-    "bounded_lr_resolver.bounds.x__derive_gamma__mutmut_15": "math.isclose's default rel_tol is 1e-9 too",
-    "bounded_lr_resolver.schedule.xǁScheduleǁdecays_at__mutmut_3": _TAU,
-    "bounded_lr_resolver.schedule.xǁScheduleǁdecays_at__mutmut_4": _TAU,
-}
-"""Surviving mutants that cannot change behaviour, each with the reason."""
+_EQUAL_LENGTHS = "zip(..., strict=) over sequences that always have equal lengths: strict only asserts it"
+EQUIVALENT: list[tuple[str, str, str]] = [
+    # (function name regex, regex on the changed lines ("-old" / "+new"), reason)
+    (r".", r"\+.*zip\(.*(strict=None|strict=False|, \))", _EQUAL_LENGTHS),
+    (
+        r"resolvers\.x_lr_\w+$",
+        r"\+\s*return bounds\.\w+\(.*, \)$",
+        "where= left out: the bounds function's default where is the resolver's own name",
+    ),
+    (r"replan\.x__key$", r"\+", "the label of a same_future key: any constant compares the same"),
+    (r"bounds\.x__derive_gamma$", r"\+.*result < 0\.0", "gamma == 0 (underflow) fails the isclose next"),
+    (
+        r"bounds\.x__derive_gamma$",
+        r"\+.*math\.isclose\([^)]*, \)",
+        "math.isclose's default rel_tol is 1e-9 too",
+    ),
+    (
+        r"schedule\.xǁScheduleǁdecays_at$",
+        r"\+.*tau (<|<=) [01]",
+        "decays_at at tau = 0: ((0 + 1) * P - 1) // D is 0 anyway, since P <= D is validated",
+    ),
+    (
+        r"checkpoint\.x__same_bounds$",
+        r"\+.*(== len\(ours\)|elif old\[key\] == value|    if math\.isclose|XXbase_lrXX|BASE_LR"
+        r"|key != \"base_lr\")",
+        "a fast path: when it answers 'not the same' for equal bounds, BoundedLR._resumed_plan compares "
+        "each group's future (same_future, base LR within one fp32 rounding) and accepts them as before",
+    ),
+    (
+        r"checkpoint\.x__same_bounds$",
+        r"\+\s+return True$",
+        "a checkpoint with another group count is refused by validated_state before _same_bounds runs",
+    ),
+    (
+        r"curve\.x__shape_curve$",
+        r"\+.*np\.empty\(distinct\.size, (dtype=None|)\)",
+        "np.empty's dtype is float64 by default",
+    ),
+    (
+        r"replan\.x_tail$",
+        r"\+.*(new\.decay_steps or 2|remaining \+ fields\[\"warmup_steps\"\])",
+        "a wsd tail's decay_steps: new.decay_steps is never None (normalized), and the cap binds only "
+        "after warmup, where the tail's warmup_steps is 0",
+    ),
+    (
+        r"replan\.x_tail$",
+        r"\+\s+if fields\[\"n_updates\"\] (<= 1|< 2) and at_resume == end_lr",
+        "one update left while already at final_lr: setting n_updates=1 changes nothing",
+    ),
+    (
+        r"replan\.xǁPlanǁdecays_made$",
+        r"\+\s+if step < resumed_at",
+        "at step == resumed_at the next tail adds decays_at(0), which is 0 for every schedule",
+    ),
+    (
+        r"scheduler\.xǁBoundedLRǁload_state_dict$",
+        r"\+\s+self\._written = \"\"",
+        "'' is falsy like None: the next step writes every group as after a load",
+    ),
+    (
+        r"scheduler\.xǁBoundedLRǁ_resumed_plan$",
+        r"\+.*readable=None",
+        "None is falsy like False: the same message",
+    ),
+    (
+        r"resolvers\.x__registered_function$",
+        r"\+.*strict=",
+        "co_freevars and __closure__ of one function always have equal lengths",
+    ),
+    (
+        r"resolvers\.x__bind$",
+        r"\+.*register_new_resolver\(.*use_cache=None"
+        r"|\+.*register_new_resolver\(name, function, replace=True, \)",
+        "OmegaConf 2.3's use_cache defaults to False (None is falsy too)",
+    ),
+]
+"""Rules for survivors that cannot change behaviour."""
 
 _STATUS = {
     1: "killed",
@@ -33,11 +104,45 @@ _STATUS = {
     -24: "timeout",
     0: "survived",
     33: "no tests",
-    5: "no tests",
 }
+_STATUS[5] = "no tests"
+
+
+@cache
+def _functions(module: Path) -> dict[str, str]:
+    """Every function's source in a mutated module, by name (the original is ``<name>__mutmut_orig``)."""
+    source = module.read_text()
+    return {
+        node.name: ast.get_source_segment(source, node) or ""
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.FunctionDef) and "__mutmut_" in node.name
+    }
+
+
+def changed_lines(name: str) -> list[str]:
+    """The mutant's diff against the original function: ``-old`` and ``+new`` lines."""
+    module_name, function = name.rsplit(".", 1)
+    module = Path("mutants", *module_name.split(".")).with_suffix(".py")
+    functions = _functions(module)
+    base = function.rsplit("__mutmut_", 1)[0]
+    original = functions.get(f"{base}__mutmut_orig", "").replace(f"{base}__mutmut_orig", base).splitlines()
+    mutated = functions.get(function, "").replace(function, base).splitlines()  # defaults are mutated too
+    diff = difflib.unified_diff(original, mutated, lineterm="", n=0)
+    return [line for line in diff if line[:1] in "+-" and line[:3] not in ("+++", "---")]
+
+
+def equivalent(name: str) -> str | None:
+    """The reason a survivor is equivalent, or None."""
+    function = name.rsplit("__mutmut_", 1)[0]
+    lines = changed_lines(name)
+    for where, change, reason in EQUIVALENT:
+        if re.search(where, function) and any(re.match(change, line) for line in lines):
+            return reason
+    return None
 
 
 def main() -> int:
+    show = "--survivors" in sys.argv
     metas = sorted(Path("mutants").glob("**/*.py.meta"))
     if not metas:
         print("no mutants/ results: run tools/mutation.sh first", file=sys.stderr)
@@ -45,15 +150,19 @@ def main() -> int:
     print("| module | mutants | checked | killed | timeout | survived | equivalent | no tests | score |")
     print("|---|---|---|---|---|---|---|---|---|")
     survivors: list[str] = []
+    reasons: Counter[str] = Counter()
     for meta in metas:
         codes = json.loads(meta.read_text())["exit_code_by_key"]
         counts: Counter[str] = Counter()
         for name, code in codes.items():
             status = _STATUS.get(code, "not checked" if code is None else "other")
-            if status == "survived" and name in EQUIVALENT:
-                status = "equivalent"
-            elif status == "survived":
-                survivors.append(name)
+            if status == "survived":
+                reason = equivalent(name)
+                if reason:
+                    status = "equivalent"
+                    reasons[reason] += 1
+                else:
+                    survivors.append(name)
             counts[status] += 1
         caught = counts["killed"] + counts["timeout"]
         could = caught + counts["survived"] + counts["no tests"]
@@ -64,9 +173,15 @@ def main() -> int:
             f"| {module} | {len(codes)} | {checked} | {counts['killed']} | {counts['timeout']} | "
             f"{counts['survived']} | {counts['equivalent']} | {counts['no tests']} | {score} |"
         )
+    print("\nEquivalent survivors, by reason:")
+    for reason, count in reasons.most_common():
+        print(f"- {count}: {reason}")
     print(f"\n{len(survivors)} survivors (mutmut show <name>):")
     for name in survivors:
         print(f"  {name}")
+        if show:
+            for line in changed_lines(name):
+                print(f"      {line.strip()[:150]}")
     return 0
 
 
