@@ -503,3 +503,98 @@ def test_the_dense_curve_limit_is_inclusive() -> None:
     with pytest.raises(BoundsError, match=rf"^lr_curve: steps must be given when max_steps >= {MAX_DENSE} "):
         lr_curve(Schedule(0.1, 1e-4, MAX_DENSE, 4))
     assert lr_curve(Schedule(0.1, 1e-4, MAX_DENSE, 4), [MAX_DENSE]).tolist() == [1e-4]
+
+
+def test_bounded_lr_built_directly_refuses_by_name() -> None:
+    s = Schedule(0.1, 1e-4, 10, 2)
+    with pytest.raises(BoundsError) as caught:
+        BoundedLR(sgd(0.1), [(s, 0.1)], on_resume_change="yes")  # type: ignore[arg-type]
+    assert str(caught.value) == (
+        "BoundedLR: on_resume_change must be one of ['refuse', 'replan'], got on_resume_change='yes'"
+    )
+    with pytest.raises(BoundsError) as caught:
+        BoundedLR(sgd(0.1, 0.01), [(s, 0.1)])
+    assert str(caught.value) == (
+        "BoundedLR: plan must be one (schedule, base_lr) pair per param group, got plan entries=1, "
+        "param groups=2"
+    )
+    with pytest.raises(BoundsTypeError) as caught:
+        BoundedLR(sgd(torch.tensor(0.1, dtype=torch.bfloat16)), [(s, 0.1)])
+    assert str(caught.value).startswith(
+        "BoundedLR: param group 0's lr must be a float, or a 0-dim float32 or float64 tensor, got param "
+        "group 0's lr=tensor(0.1001, dtype=torch.bfloat16) (Tensor). A torch.bfloat16 LR cannot hold"
+    )
+
+
+@pytest.mark.parametrize("epoch", [1.5, True, -1, "3"])
+def test_step_refuses_an_epoch_that_is_not_a_step_count(epoch: object) -> None:
+    optimizer = sgd(0.1)
+    scheduler = build_scheduler(optimizer, initial_lr=0.1, final_lr=1e-4, max_steps=10, n_updates=2)
+    optimizer.step()
+    with pytest.raises(BoundsError) as caught:
+        scheduler.step(epoch)  # type: ignore[arg-type]
+    assert str(caught.value) == (
+        f"BoundedLR.step: epoch must be a whole number >= 0 (or left out), got epoch={epoch!r}"
+    )
+    assert scheduler.last_epoch == 0
+
+
+def test_the_step_count_warning_threshold_and_message() -> None:
+    """Built, one optimizer step: 2 * 1 + 100 scheduler steps are allowed (the build's own step counts)."""
+    optimizer = sgd(0.1)
+    scheduler = build_scheduler(optimizer, initial_lr=0.1, final_lr=1e-4, max_steps=10**4, n_updates=2)
+    optimizer.step()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for _ in range(101):
+            scheduler.step()
+    with pytest.warns(StepCountWarning) as caught:
+        scheduler.step()
+    assert str(caught[0].message) == (
+        "BoundedLR.step: scheduler.step() was called 103 times while the optimizer stepped 1 times since the "
+        "scheduler was built or loaded. Call it once per optimizer.step(): stepping it per micro-batch or "
+        "once per process runs the schedule that many times too fast (accelerate#2773). Stepping without "
+        "the optimizer on purpose? warnings.filterwarnings('ignore', "
+        "category=bounded_lr_resolver.errors.StepCountWarning)"
+    )
+
+
+def test_per_group_bounds_are_replanned_per_group() -> None:
+    """After a re-plan each declared group follows its own plan, not the main group's at a ratio."""
+    fields = {"initial_lr": [0.1, 0.01], "final_lr": [1e-4, 1e-3], "max_steps": 12, "n_updates": 3}
+    optimizer = sgd(0.1, 0.01)
+    scheduler = build_scheduler(optimizer, **fields)  # type: ignore[arg-type]
+    for _ in range(4):
+        optimizer.step()
+        scheduler.step()
+    resumed_opt = sgd(0.1, 0.01)
+    resumed = build_scheduler(resumed_opt, **{**fields, "max_steps": 24}, on_resume_change="replan")  # type: ignore[arg-type]
+    resumed.load_state_dict(scheduler.state_dict())
+    for _ in range(20):
+        resumed_opt.step()
+        resumed.step()
+    assert [float(g["lr"]) for g in resumed_opt.param_groups] == [1e-4, 1e-3]
+
+
+@pytest.mark.parametrize("mode", ["refuse", "replan"])
+def test_an_unchanged_future_resumes_into_fp32_tensor_lrs(mode: str) -> None:
+    """A changed warmup_start_factor after warmup changes no LR to come; group 1's base, one fp32 rounding
+    from the checkpoint's, is the same base: accepted without a re-plan."""
+    fields = {"initial_lr": 0.1, "final_lr": 1e-4, "max_steps": 24, "n_updates": 4, "warmup_steps": 4}
+    optimizer = sgd(0.1, 0.01)
+    scheduler = build_scheduler(optimizer, **fields)  # type: ignore[arg-type]
+    for _ in range(8):
+        optimizer.step()
+        scheduler.step()
+    resumed_opt = sgd(torch.tensor(0.1), torch.tensor(0.01))
+    resumed = build_scheduler(
+        resumed_opt,
+        **fields,
+        warmup_start_factor=0.5,
+        on_resume_change=mode,  # type: ignore[arg-type]
+    )
+    resumed.load_state_dict(scheduler.state_dict())
+    assert resumed.resumed_at == ()
+    assert [float(g["lr"]) for g in resumed_opt.param_groups] == pytest.approx(
+        [float(g["lr"]) for g in optimizer.param_groups], rel=2e-7
+    )
