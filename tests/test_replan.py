@@ -571,6 +571,30 @@ CORRUPTED: list[Any] = [
         True,
         SEGMENTS + "segments[0]={'step': True, 'groups': [" + TAIL + "]}, last_epoch=8" + NOTHING,
     ),
+    ("segments-entry-text", ("segments", 0), "x", SEGMENTS + "segments[0]='x', last_epoch=8" + NOTHING),
+    (
+        "segments-entry-extra-key",
+        ("segments", 0, "x"),
+        1,
+        SEGMENTS + "segments[0]={'step': 4, 'groups': [" + TAIL + "], 'x': 1}, last_epoch=8" + NOTHING,
+    ),
+    (
+        "segments-step-negative",
+        ("segments", 0, "step"),
+        -1,
+        SEGMENTS + "segments[0]={'step': -1, 'groups': [" + TAIL + "]}, last_epoch=8" + NOTHING,
+    ),
+    (
+        "segments-unknown-field",
+        ("segments", 0, "groups", 0, "gamma"),
+        0.5,
+        SEGMENTS
+        + "segments[0]={'step': 4, 'groups': ["
+        + TAIL[:-1]
+        + ", 'gamma': 0.5}]}"
+        + NOTHING
+        + " (unexpected keyword argument 'gamma')",
+    ),
     (
         "segments-bad-bound",
         ("segments", 0, "groups", 0, "n_updates"),
@@ -724,3 +748,15 @@ def test_decays_made_across_three_replans_skip_the_shape_segment() -> None:
         sum(1 for d in decays if d <= t) for t in range(31)
     ]
     assert len(decays) == 8  # 1 before the cosine, then 7 more to reach n_updates=8
+
+
+def test_segments_must_have_increasing_steps() -> None:
+    state = replanned_state()
+    state["segments"].append(dict(state["segments"][0]))  # a second re-plan at the same step 4
+    _, fresh = build(LONGER, on_resume_change="replan")
+    with pytest.raises(BoundedLRError) as caught:
+        fresh.load_state_dict(state)
+    assert (
+        str(caught.value)
+        == SEGMENTS + "segments[1]={'step': 4, 'groups': [" + TAIL + "]}, last_epoch=8" + NOTHING
+    )

@@ -598,3 +598,18 @@ def test_an_unchanged_future_resumes_into_fp32_tensor_lrs(mode: str) -> None:
     assert [float(g["lr"]) for g in resumed_opt.param_groups] == pytest.approx(
         [float(g["lr"]) for g in optimizer.param_groups], rel=2e-7
     )
+
+
+@pytest.mark.parametrize("lr", ["0.01", True, None])
+def test_a_group_added_with_an_lr_that_is_no_number_is_refused_at_the_next_step(lr: object) -> None:
+    optimizer = sgd(0.1)
+    scheduler = build_scheduler(optimizer, initial_lr=0.1, final_lr=1e-4, max_steps=10, n_updates=2)
+    optimizer.add_param_group({"params": [torch.nn.Parameter(torch.zeros(1))], "lr": lr})
+    optimizer.step()
+    with pytest.raises(BoundsTypeError) as caught:
+        scheduler.step()
+    assert str(caught.value) == (
+        "BoundedLR.step: param group 1's lr must be a float, or a 0-dim float32 or float64 tensor, got "
+        f"param group 1's lr={lr!r} ({type(lr).__name__})"
+    )
+    assert scheduler.last_epoch == 0

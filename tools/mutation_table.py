@@ -48,14 +48,43 @@ EQUIVALENT: list[tuple[str, str, str]] = [
     ),
     (
         r"checkpoint\.x__same_bounds$",
+        r"\+\s+(return False$|if not math\.isclose\(old\[key\], value, \))",
+        "a fast path (see above): 'not the same' falls through to the per-group comparison",
+    ),
+    (
+        r"checkpoint\.x__same_bounds$",
         r"\+\s+return True$",
         "a checkpoint with another group count is refused by validated_state before _same_bounds runs",
     ),
     (
-        r"curve\.x__shape_curve$",
-        r"\+.*np\.empty\(distinct\.size, (dtype=None|)\)",
-        "np.empty's dtype is float64 by default",
+        r"curve\.",
+        r"\+.*(np\.empty\(distinct\.size, (dtype=None|)\)|astype\(None\)|np\.zeros\(t\.shape, (dtype=None|)\)"
+        r"|for v in t\.flat\], (dtype=None|)\)|for step in t\.ravel\(\)\], (dtype=None|)\)|^\s+None,$|^\s+\)$"
+        r"|tolist\(\)\), (None, distinct\.size|np\.float64, )\))",
+        "numpy's default dtype is the same (float64 for floats, int64 for Python ints; the count of "
+        "np.fromiter only presizes)",
     ),
+    (
+        r"curve\.",
+        r"\+.*(max_steps \+ 2\)|\"XXiuXX\")",
+        "past the end every step has final_lr (any clip above max_steps); 'i' and 'u' are in 'XXiuXX'",
+    ),
+    (
+        r"curve\.x_lr_curve$",
+        r"\+.*(last \+ first < 2|last - first <= 2|< 3 \* k\.size|\(last \+ 2\) << LOW_BITS)",
+        "which of two tables of the same powers is used (dense or sparse), or one power too many in it",
+    ),
+    (
+        r"curve\.x_lr_curve$",
+        r"\+.*(max_steps - 2\)|max_steps \+ 3\)|<= _INT64_SAFE)",
+        "the exact-integer path is always right, and 2**62 leaves a factor of 2 below int64 overflow",
+    ),
+    (
+        r"curve\.x_lr_curve$",
+        r"\+.*if k\.size else \((1, 0|0, 1)\)",
+        "no steps: the table is indexed by nothing",
+    ),
+    (r"curve\.", r"\+.*where\.reshape\(None\)", "np.unique's inverse already has the steps' shape"),
     (
         r"replan\.x_tail$",
         r"\+.*(new\.decay_steps or 2|remaining \+ fields\[\"warmup_steps\"\])",
@@ -73,8 +102,15 @@ EQUIVALENT: list[tuple[str, str, str]] = [
         "at step == resumed_at the next tail adds decays_at(0), which is 0 for every schedule",
     ),
     (
-        r"scheduler\.xǁBoundedLRǁload_state_dict$",
-        r"\+\s+self\._written = \"\"",
+        r"scheduler\.xǁBoundedLRǁ(_adopt|__init__)$",
+        r"\+.*(self\._lr_at\(main\)\(max\(self\.last_epoch, 0\), (None|)\)"
+        r"|self\._versions: list\[int\] = None)",
+        "the main group's base is its schedule's initial_lr (checked at build), which lr_at uses for "
+        "None; _versions is read only after the first write sets it",
+    ),
+    (
+        r"scheduler\.xǁBoundedLRǁ(load_state_dict|__init__)$",
+        r"\+\s+self\._written(: list\[float\] \| None)? = \"\"",
         "'' is falsy like None: the next step writes every group as after a load",
     ),
     (
