@@ -149,7 +149,7 @@ def test_old_import_paths_of_the_schedule_still_work() -> None:
             id="polynomial",
         ),
         pytest.param(
-            {"kind": "wsd", "decay_steps": 30, "warmup_steps": 10},
+            {"kind": "wsd", "decay_steps": 3e1, "warmup_steps": 10},  # YAML's 3e1 is a float
             {"power": None, "decay_steps": 30, "decay_shape": "cosine", "start": 70, "first": 71},
             id="wsd",
         ),
@@ -163,6 +163,7 @@ def test_a_shape_normalizes_its_fields(fields: dict[str, object], expected: dict
         expected["decay_shape"],
     )
     assert type(s.power) is (float if s.power is not None else type(None))
+    assert type(s.decay_steps) is (int if s.decay_steps is not None else type(None))
     assert (s.decay_start, s.first_decay_step, s.last_decay_step) == (
         expected["start"],
         expected["first"],

@@ -103,11 +103,19 @@ def test_replanned_resume_keeps_every_promise(data: st.DataObject) -> None:
     except BoundsError:
         event("invalid new bounds")
         return
-    try:
+    # A change may be refused, naming it (its messages are tested one by one below) -- but never a
+    # tail that is always plannable: a continuous kind from the LR at the resume step down to a
+    # final_lr at or below it, over at least two steps left, with the same peak and warmup.
+    same = all(new[key] == old[key] for key in ("initial_lr", "warmup_steps", "warmup_start_factor"))
+    continuous = new["kind"] in ("exponential", "cosine", "linear", "polynomial")
+    if continuous and same and r + 2 <= new["max_steps"] and new["final_lr"] <= before[r]:
         resumed.load_state_dict(state)
-    except ResumeMismatchError:
-        event("refused")
-        return  # refused, naming the change (its messages are tested one by one below)
+    else:
+        try:
+            resumed.load_state_dict(state)
+        except ResumeMismatchError:
+            event("refused")
+            return
     event("re-planned" if resumed.resumed_at else "accepted unchanged")
     assert float(opt2.param_groups[0]["lr"]) == before[r], "continuous: the checkpoint's LR at its step"
     plan = resumed.plans[0]
@@ -307,6 +315,21 @@ def test_switch_step_to_cosine_and_extend_warmup() -> None:
     assert rest[-1] == 1e-4
 
 
+def test_a_step_run_replanned_into_exponential_decays_every_step_left() -> None:
+    """kind step -> exponential at step 6: one decay per remaining step, as torch's ExponentialLR."""
+    old = {"initial_lr": 0.1, "final_lr": 1e-4, "max_steps": 12, "n_updates": 3}
+    opt, sched = build(old)
+    stepped(opt, sched, 6)  # one decay made: trains at 0.01
+    opt2, resumed = build({**old, "kind": "exponential", "n_updates": None}, on_resume_change="replan")
+    resumed.load_state_dict(sched.state_dict())
+    ours = stepped(opt2, resumed, 6)
+    theirs_opt = sgd(0.1 * (1e-4 / 0.1) ** (1 / 3))
+    theirs = torch.optim.lr_scheduler.ExponentialLR(theirs_opt, gamma=(1e-4 / 0.01) ** (1 / 6))
+    assert ours == pytest.approx(stepped(theirs_opt, theirs, 6), rel=1e-12)
+    assert ours[-1] == 1e-4
+    assert resumed.resumed_at == (6,)
+
+
 @pytest.mark.parametrize(
     "bad", [{"segments": "x"}, {"segments": [{"step": 99, "groups": []}]}, {"origin": [1]}]
 )
@@ -417,6 +440,9 @@ def test_a_group_added_during_warmup_follows_the_replanned_plan_at_its_ratio() -
         main, added = (float(group["lr"]) for group in opt2.param_groups)
         assert added == pytest.approx(main / 10, rel=1e-15)
     assert main == 1e-4
+    # the history before the re-plan (warmup from 0, then the peak), at the same ratio
+    history = [lr for t in (5, 10, 29) for lr in resumed.lrs_at(t)]
+    assert history == pytest.approx([0.05, 0.005, 0.1, 0.01, 0.1, 0.01], rel=1e-15)
 
 
 def test_the_rest_follows_the_new_shape_formula() -> None:

@@ -589,3 +589,31 @@ def test_a_checkpoint_without_the_optional_keys_loads() -> None:
         reference.step()
         oracle.step()
     assert lrs(optimizer) == pytest.approx(lrs(reference), rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    "scribbled",
+    [
+        pytest.param(lambda: torch.tensor(0.5, dtype=torch.bfloat16), id="bf16-tensor"),
+        pytest.param(lambda: torch.tensor([0.5]), id="1-d-tensor"),
+        pytest.param(lambda: 0.5, id="another-float"),
+    ],
+)
+def test_a_load_rewrites_a_declared_group_whatever_it_holds(scribbled: Callable[[], Any]) -> None:
+    """The scheduler owns its declared groups' LRs: a load writes the checkpoint's LR over them.
+
+    Only groups added after the build are checked at a load (they join with the LR they hold);
+    a declared group's LR is the schedule's, so whatever was put there is simply replaced.
+    """
+    optimizer = sgd(torch.tensor(0.1))
+    scheduler = ours(optimizer)
+    optimizer.param_groups[0]["lr"] = scribbled()
+    scheduler.load_state_dict(_state())
+    reference = sgd(0.1)
+    oracle = torch_oracle(reference)
+    for _ in range(5):
+        reference.step()
+        oracle.step()
+    lr = optimizer.param_groups[0]["lr"]
+    assert (lr.dtype, lr.shape) == (torch.float32, ())
+    assert float(lr) == pytest.approx(lrs(reference)[0], rel=1e-7)

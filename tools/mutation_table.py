@@ -22,6 +22,12 @@ _EQUAL_LENGTHS = "zip(..., strict=) over sequences that always have equal length
 EQUIVALENT: list[tuple[str, str, str]] = [
     # (function name regex, regex on the changed lines ("-old" / "+new"), reason)
     (r".", r"\+.*zip\(.*(strict=None|strict=False|, \))", _EQUAL_LENGTHS),
+    (  # the same, for a zip(...) whose arguments span lines: _plan and _factors grow together
+        r"scheduler\.xǁBoundedLRǁstate_dict$",
+        r"\+\s+self\._plan\[self\._declared :\], self\._factors\[self\._declared :\], "
+        r"(strict=(None|False)|\))$",
+        _EQUAL_LENGTHS,
+    ),
     (
         r"resolvers\.x_lr_\w+$",
         r"\+\s*return bounds\.\w+\(.*, \)$",
