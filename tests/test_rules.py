@@ -9,6 +9,7 @@ Python ints, torch's own schedulers), not taken from the code under test.
 from __future__ import annotations
 
 import math
+import sys
 import warnings
 from typing import Any
 
@@ -172,6 +173,9 @@ def test_values_just_inside_the_rules_are_accepted() -> None:
         Schedule(0.1, 1e-4, 3, None, kind="exponential", final_lr_at="last_step", warmup_steps=1).count == 1
     )
     assert Schedule(0.1, 1e-4, 10**6, None, kind="exponential").count == 10**6
+    # the smallest normal float is a final_lr, and gamma == 1 - 1e-15 still gives a distinct decay
+    assert bounds.gamma(0.1, sys.float_info.min, 1) == sys.float_info.min / 0.1
+    assert bounds.gamma(1.0, 1.0 - 1e-15, 1) == 1.0 - 1e-15
     tensors = build_scheduler(
         sgd(torch.tensor(0.1), torch.tensor(0.01)),
         initial_lr=[0.1, 0.01],
@@ -214,6 +218,14 @@ def test_counts_are_normalized_to_ints() -> None:
     s = Schedule(0.1, 1e-4, 1e6, 1e4)
     assert (type(s.max_steps), type(s.n_updates), type(s.warmup_steps)) == (int, int, int)
     assert lr_curve(s, [0, 10**6]).tolist() == [0.1, 1e-4]
+
+
+def test_every_field_is_normalized_to_its_type() -> None:
+    """YAML gives 1 for 1.0 and 1e2 for 100; numpy gives np.float64: each field keeps one type."""
+    s = Schedule(1, np.float64(1e-4), 1.0001e6, 1e4, warmup_steps=1e2, warmup_start_factor=0)  # type: ignore[arg-type]
+    normalized = (s.initial_lr, s.final_lr, s.max_steps, s.n_updates, s.warmup_steps, s.warmup_start_factor)
+    assert normalized == (1.0, 1e-4, 1_000_100, 10**4, 100, 0.0)
+    assert [type(value) for value in normalized] == [float, float, int, int, int, float]
 
 
 @pytest.mark.parametrize(
@@ -310,6 +322,23 @@ def test_last_epoch_and_step_epoch_follow_torch() -> None:
         ours.step(9)
     assert ours.last_epoch == 9
     assert optimizer.param_groups[0]["lr"] == s.lr_at(9)
+    torch_optimizer.step()
+    with pytest.warns(UserWarning, match="The epoch parameter"):
+        theirs.step(9)
+    # Side by side through plain steps and epoch steps (back to 0, then forward), as torch counts them:
+    # last_epoch, _step_count (saved in both state_dicts), the LR and the private _last_lr that
+    # tutorials read.
+    for epoch in (None, None, 0, None, 3, 11, None):
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "The epoch parameter", UserWarning)
+            for o, scheduler in ((optimizer, ours), (torch_optimizer, theirs)):
+                o.step()
+                scheduler.step(epoch)
+        assert (ours.last_epoch, ours._step_count) == (theirs.last_epoch, theirs._step_count), epoch
+        ours_lr, torch_lr = optimizer.param_groups[0]["lr"], torch_optimizer.param_groups[0]["lr"]
+        assert ours_lr == pytest.approx(torch_lr, rel=1e-15)
+        assert ours._last_lr == pytest.approx(theirs._last_lr, rel=1e-15)
+        assert ours.state_dict()["_step_count"] == theirs.state_dict()["_step_count"]
 
 
 def test_call_order_warning_is_torchs() -> None:

@@ -397,3 +397,13 @@ def test_lr_ratio_is_the_relative_floor() -> None:
     assert cfg.alpha == 1e-4 / 0.1
     assert cfg.same == 1.0
     assert cfg.i == 0.25
+
+
+def test_rounding_never_lifts_a_shape_above_initial_lr() -> None:
+    """A cosine over 2**53 steps: the formula rounds one ulp above initial_lr at step 1; lr_at clamps."""
+    high, low, steps = 0.9, 0.3913190818404721, 2**53
+    formula = low + (high - low) * (1.0 + math.cos(math.pi / steps)) / 2.0
+    assert formula > high  # what the bare formula gives
+    s = Schedule(high, low, steps, kind="cosine")
+    assert s.lr_at(1) == high
+    assert lr_curve(s, [1, 2]).tolist() == [high, high]

@@ -34,6 +34,30 @@ EQUIVALENT: list[tuple[str, str, str]] = [
         "where= left out: the bounds function's default where is the resolver's own name",
     ),
     (r"replan\.x__key$", r"\+", "the label of a same_future key: any constant compares the same"),
+    (
+        r"schedule\.xǁScheduleǁ__post_init__$",
+        r"\+.*'(XX or XX| OR )'\.join\(map\(repr, kinds\)\)",
+        "every _ONLY_FOR entry names one kind, so the separator never shows",
+    ),
+    (
+        r"schedule\.xǁScheduleǁlr_at$",
+        r"\+.*(self\.power or 2\.0|if lr >= base else|if lr <= final else)",
+        "power is read by the polynomial shape only, whose power is normalized to a float > 0; at "
+        "lr == base (or final) the clamp gives the same value",
+    ),
+    (
+        r"bounds\.x__derive_gamma$",
+        r"\+\s+return min\(result, 2\.0\)",
+        "final_lr <= initial_lr is checked first, so the power is <= 1.0 and the min only a guard",
+    ),
+    (
+        r"scheduler\.xǁBoundedLRǁ(_touched|_write)$",
+        r"\+\s+(now = None|if tensor is not None:|if now != lr or now\.__class__ is float:|return True"
+        r"|versions\.append\((None|1)\))",
+        "_touched is step()'s cheap pre-check: answering 'touched' when nothing changed only runs "
+        "_follow_outside_changes, which finds every LR unchanged (a cost the benchmark measures); a "
+        "float group's version is never read",
+    ),
     (r"bounds\.x__derive_gamma$", r"\+.*result < 0\.0", "gamma == 0 (underflow) fails the isclose next"),
     (
         r"bounds\.x__derive_gamma$",
