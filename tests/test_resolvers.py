@@ -200,10 +200,16 @@ def test_list_resolvers_resolve_in_place_in_an_untyped_config(key: str) -> None:
 
 def test_list_wrappers_return_a_plain_list_for_a_typed_list_field() -> None:
     """A typed list[int] field validates a plain list cheaply; an untyped node needs a ListConfig."""
-    from bounded_lr_resolver.resolvers import _as_node
+    from bounded_lr_resolver.resolvers import _as_node, _lr_milestones_node, _lr_values_node
 
     assert type(_as_node([3, 6, 10], ListConfig([]))) is list
     assert isinstance(_as_node([3, 6, 10], None), ListConfig)
+    # the wrappers registered on OmegaConf <= 2.3 hand their node on
+    assert _lr_milestones_node(10, 3, _node_=ListConfig([])) == [3, 6, 10]
+    assert type(_lr_milestones_node(10, 3, _node_=ListConfig([]))) is list
+    assert type(_lr_values_node(1, 0.25, 2, _node_=ListConfig([]))) is list
+    assert _lr_values_node(1, 0.25, 2, _node_=ListConfig([])) == [1.0, 0.5, 0.25]
+    assert isinstance(_lr_values_node(1, 0.25, 2), ListConfig)
 
 
 RESOLVER_MESSAGES = [

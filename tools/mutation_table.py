@@ -89,8 +89,10 @@ EQUIVALENT: list[tuple[str, str, str]] = [
     (
         r"curve\.",
         r"\+.*(np\.empty\(distinct\.size, (dtype=None|)\)|astype\(None\)|np\.zeros\(t\.shape, (dtype=None|)\)"
-        r"|for v in t\.flat\], (dtype=None|)\)|for step in t\.ravel\(\)\], (dtype=None|)\)|^\s+None,$|^\s+\)$"
-        r"|tolist\(\)\), (None, distinct\.size|np\.float64, )\))",
+        r"|for v in t\.flat\], (dtype=None|)\)|for step in t\.ravel\(\)\], (dtype=None|)\)"
+        r"|tolist\(\)\), (None, distinct\.size$|np\.float64, \)))"
+        # np.fromiter's arguments on their own lines: the dtype, or the count (the whole diff)
+        r"|-\s+np\.float64,\n\+\s+None,$|-\s+last - first \+ 1,\n-\s+\)\n\+\s+\)$",
         "numpy's default dtype is the same (float64 for floats, int64 for Python ints; the count of "
         "np.fromiter only presizes)",
     ),
@@ -201,8 +203,12 @@ def equivalent(name: str) -> str | None:
     """The reason a survivor is equivalent, or None."""
     function = name.rsplit("__mutmut_", 1)[0]
     lines = changed_lines(name)
+    diff = "\n".join(lines)  # a rule with "\n" in it is matched against the whole diff
     for where, change, reason in EQUIVALENT:
-        if re.search(where, function) and any(re.match(change, line) for line in lines):
+        if re.search(where, function) and (
+            any(re.match(change, line) for line in lines)
+            or ("\\n" in change and re.search(change, diff, re.MULTILINE))
+        ):
             return reason
     return None
 
