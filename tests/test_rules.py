@@ -338,6 +338,7 @@ def test_last_epoch_and_step_epoch_follow_torch() -> None:
         ours_lr, torch_lr = optimizer.param_groups[0]["lr"], torch_optimizer.param_groups[0]["lr"]
         assert ours_lr == pytest.approx(torch_lr, rel=1e-15)
         assert ours._last_lr == pytest.approx(theirs._last_lr, rel=1e-15)
+        assert ours.get_lr() == pytest.approx(theirs._get_closed_form_lr(), rel=1e-15)  # at last_epoch
         assert ours.state_dict()["_step_count"] == theirs.state_dict()["_step_count"]
 
 
