@@ -6,7 +6,8 @@ loaded when the scheduler is used):
 - :func:`build_scheduler` and :class:`BoundedLR` (torch),
 - :func:`lightning_scheduler` (Lightning's ``lr_scheduler`` dict over the trainer's horizon),
 - :func:`register_resolvers` and the resolver functions (OmegaConf),
-- :class:`Schedule`, :func:`gamma`, :func:`step_size`, :func:`milestones` (pure math),
+- :class:`Schedule` (a declaration as phases), :class:`Phase`, :class:`Plan`, :data:`SHAPES`,
+  :func:`gamma`, :func:`step_size`, :func:`milestones` (pure math),
 - :func:`lr_curve` (vectorized closed form, numpy),
 - :func:`instantiate_trusted` (Hydra's ``instantiate`` with an execution whitelist where supported),
 - the error types in :mod:`bounded_lr_resolver.errors`.
@@ -18,10 +19,13 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 __all__ = [
+    "SHAPES",
     "BoundedLR",
     "BoundedLRError",
     "BoundsError",
     "BoundsTypeError",
+    "Phase",
+    "Plan",
     "ResolverConflictError",
     "ResumeMismatchError",
     "Schedule",
@@ -56,6 +60,9 @@ _HOME = {
     "lr_logspace": "resolvers",
     "lr_ratio": "resolvers",
     "Schedule": "schedule",
+    "Phase": "phases",
+    "Plan": "phases",
+    "SHAPES": "shapes",
     "gamma": "bounds",
     "step_size": "bounds",
     "milestones": "bounds",
@@ -84,6 +91,7 @@ if TYPE_CHECKING:
     )
     from bounded_lr_resolver.factory import build_scheduler
     from bounded_lr_resolver.lightning import lightning_scheduler
+    from bounded_lr_resolver.phases import Phase, Plan
     from bounded_lr_resolver.resolvers import (
         lr_decay_steps,
         lr_gamma,
@@ -96,6 +104,7 @@ if TYPE_CHECKING:
     )
     from bounded_lr_resolver.schedule import Schedule
     from bounded_lr_resolver.scheduler import BoundedLR
+    from bounded_lr_resolver.shapes import SHAPES
     from bounded_lr_resolver.trusted import instantiate_trusted, trust_our_callbacks
 
 

@@ -45,7 +45,22 @@ from bounded_lr_resolver.sweep_report import schedule_from
 from bounded_lr_resolver.train import train
 from bounded_lr_resolver.trusted import instantiate_trusted, trust_our_callbacks
 
-__all__ = ["config_dir", "hydra_main_kwargs", "main", "run"]
+__all__ = ["config_dir", "hydra_main_kwargs", "main", "register_scheduler_options", "run"]
+
+
+def register_scheduler_options() -> None:
+    """The main job's group ``scheduler``: one option per shipped ``bounded_lr`` option, same name.
+
+    ``bounded-lr scheduler=cosine_to_zero`` is ``bounded_lr@scheduler: cosine_to_zero``. The group
+    is stored in this process's ConfigStore by the main job only, so no other app sees it.
+    """
+    from hydra.core.config_store import ConfigStore
+
+    from bounded_lr_resolver.options import OPTIONS
+
+    store = ConfigStore.instance()
+    for name in OPTIONS:
+        store.store(group="scheduler", name=name, node={"defaults": [{"/bounded_lr@_here_": name}, "_self_"]})
 
 
 def config_dir() -> str:
@@ -306,6 +321,7 @@ def hydra_main_kwargs() -> dict[str, Any]:
 def main() -> None:
     """Console-script entry point: ``bounded-lr [overrides]``."""
     trust_our_callbacks()  # our config lists our own callbacks; Hydra 1.4 would warn for them
+    register_scheduler_options()
     # torch, hydra and matplotlib leave millions of long-lived objects; freezing them keeps the
     # garbage collector from re-scanning them on every collection (a third of a cold plot's time).
     gc.freeze()

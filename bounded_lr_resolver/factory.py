@@ -21,7 +21,7 @@ from torch.optim import Optimizer
 
 from bounded_lr_resolver.checkpoint import FP32_RTOL
 from bounded_lr_resolver.errors import bad_type, bad_value
-from bounded_lr_resolver.replan import ON_RESUME_CHANGE
+from bounded_lr_resolver.resume import ON_RESUME_CHANGE
 from bounded_lr_resolver.schedule import Schedule
 from bounded_lr_resolver.scheduler import BoundedLR, check_group_lr
 
@@ -48,14 +48,14 @@ def _is_sequence(value: object) -> bool:
 def _plan(
     optimizer: Optimizer,
     initial_lr: float | Sequence[float],
-    final_lr: float | Sequence[float],
+    final_lr: float | Sequence[float] | None,
     fields: dict[str, Any],
 ) -> list[tuple[Schedule, float]]:
     group_lrs = _group_lrs(optimizer)
     tensors = [isinstance(group["lr"], torch.Tensor) for group in optimizer.param_groups]
     if _is_sequence(initial_lr) or _is_sequence(final_lr):
         return _plan_per_group(group_lrs, tensors, initial_lr, final_lr, fields)
-    schedule = Schedule(initial_lr=initial_lr, final_lr=final_lr, where=_WHERE, **fields)  # type: ignore[arg-type]
+    schedule = Schedule(initial_lr=initial_lr, final_lr=final_lr, where=_WHERE, **fields)
     peak = max(group_lrs)
     if not _same_lr(peak, schedule.initial_lr, tensors[group_lrs.index(peak)]):
         raise bad_value(
@@ -163,21 +163,25 @@ def build_scheduler(  # type: ignore[misc]  # overloads: keyword bounds, narrowe
     optimizer: Optimizer | None = None,
     *,
     initial_lr: float | Sequence[float],
-    final_lr: float | Sequence[float],
-    max_steps: int,
+    final_lr: float | Sequence[float] | None = None,
+    max_steps: int | str,
     n_updates: int | None = None,
-    kind: str = "step",
+    kind: str | None = None,
     final_lr_at: str = "max_steps",
-    warmup_steps: int = 0,
+    warmup_steps: int | str = 0,
     warmup_start_factor: float = 0.0,
-    power: float | None = None,
-    decay_steps: int | None = None,
+    warmup_shape: str = "linear",
+    decay_steps: int | str | None = None,
     decay_shape: str | None = None,
+    phases: Sequence[Mapping[str, Any]] | None = None,
+    steps_per_epoch: int | None = None,
+    tokens_per_step: int | None = None,
     on_resume_change: str = "refuse",
     gamma: float | None = None,
     step_size: int | None = None,
     milestones: Sequence[int] | None = None,
     derived_from: Mapping[str, Any] | None = None,
+    **shape_params: Any,
 ) -> BoundedLR | functools.partial[BoundedLR]:
     """Build a scheduler that decays from ``initial_lr`` to ``final_lr``, exactly, in the shape ``kind``.
 
@@ -195,35 +199,50 @@ def build_scheduler(  # type: ignore[misc]  # overloads: keyword bounds, narrowe
     Args:
         optimizer: a ``torch.optim.Optimizer``. Its largest param-group lr must equal
             ``initial_lr``; other groups keep their ratio and end at ``lr * final_lr / initial_lr``.
-        initial_lr: the LR at the start of the decay (after warmup). A list gives one per group.
-        final_lr: the LR the decay ends at, in ``(0, initial_lr]``. A list gives one per group.
-        max_steps: the training length in scheduler steps (one ``step()`` per optimizer step).
-        n_updates: the number of decays. For ``kind="exponential"`` (a decay every step) leave it
-            out, or give exactly ``max_steps - warmup_steps`` (one less with ``"last_step"``).
+        initial_lr: the peak LR (where warmup ends and the first phase starts). A list gives one
+            per group.
+        final_lr: the LR the schedule ends at, in ``[0, initial_lr]`` (``> 0`` for the step kinds
+            and multiplicative shapes). A list gives one per group. Left out with ``phases`` (the
+            last phase's ``end_lr``) and ``kind="constant"``.
+        max_steps: the training length in scheduler steps (one ``step()`` per optimizer step), or
+            a duration: ``"3ep"`` (with ``steps_per_epoch``) or ``"2Btok"`` (with
+            ``tokens_per_step``).
+        n_updates: the number of decays of a step kind. For ``kind="exponential"`` (a decay
+            every step) leave it out, or give exactly ``max_steps - warmup_steps`` (one less with
+            ``"last_step"``).
         kind: the step kinds ``"step"`` (evenly every ``step_size`` steps; the step count must
             divide evenly), ``"multistep"`` (``n_updates`` evenly spread milestones, any
-            ``max_steps``) and ``"exponential"``; the continuous kinds ``"cosine"``, ``"linear"``,
-            ``"polynomial"`` and ``"wsd"`` (warmup, stable, decay), which take no ``n_updates``
-            (formulas in :mod:`bounded_lr_resolver.shapes`).
+            ``max_steps``) and ``"exponential"``; a shape of
+            :data:`~bounded_lr_resolver.shapes.SHAPES` (``"cosine"``, ``"linear"``, ...: one
+            phase of it); ``"wsd"`` (warmup, stable, decay); ``"phases"`` (the ``phases`` list;
+            the default when ``phases`` is given, else ``"step"``).
         final_lr_at: ``"max_steps"``: the LR is ``final_lr`` after ``max_steps`` steps (torch's
             convention); ``"last_step"``: the last training step ``max_steps - 1`` trains at it.
-        warmup_steps: steps of linear warmup before the decay, in ``[0, max_steps)``.
+        warmup_steps: steps of warmup before the phases, in ``[0, max_steps)``, or a duration
+            (``"0.05dur"``: a twentieth of ``max_steps``).
         warmup_start_factor: the warmup starts at ``initial_lr * warmup_start_factor``.
-        power: ``kind="polynomial"`` only: the exponent of ``(1 - x)``, a number > 0 (default 1.0).
+        warmup_shape: ``"linear"`` (default), ``"cosine"`` or ``"exponential"`` (needs a start
+            factor above 0).
         decay_steps: ``kind="wsd"`` only: the length of the final decay, in
-            ``[1, max_steps - warmup_steps]``; the LR holds at ``initial_lr`` before it.
-        decay_shape: ``kind="wsd"`` only: ``"linear"``, ``"cosine"`` (default), ``"sqrt"``
-            (``1 - sqrt(x)``) or ``"exponential"``.
+            ``[1, max_steps - warmup_steps]`` (or a duration); the LR holds at ``initial_lr``
+            before it.
+        decay_shape: ``kind="wsd"`` only: the cooldown's shape, ``"cosine"`` by default.
+        phases: ``kind="phases"``: ``[{"shape": ..., "steps": ..., "end_lr": ..., ...}, ...]``
+            after warmup, adding up to ``max_steps - warmup_steps`` (see
+            :mod:`bounded_lr_resolver.schedule`).
+        steps_per_epoch, tokens_per_step: what ``"ep"`` and ``"tok"`` durations count against.
         on_resume_change: what loading a checkpoint saved under other bounds does: ``"refuse"``
             (the default: ``ResumeMismatchError`` naming every changed field) or ``"replan"``
             (continue from the checkpoint's step and LR and plan the rest of the run under the
-            new bounds, exactly; see :mod:`bounded_lr_resolver.replan`). Bounds that give the
+            new bounds, exactly; see :mod:`bounded_lr_resolver.resume`). Bounds that give the
             same LR at every later step are accepted either way.
         gamma, step_size, milestones: derived values a config may show (``${lr_gamma:...}``);
             if given they must equal what is derived here, else an error is raised.
         derived_from: set by ``build_scheduler`` itself when called without an optimizer: the
-            bounds the derived keys were checked against. Where a bound of the call differs from
-            it, the derived keys are derived again instead of checked.
+            bounds and derived keys of the config. Where a bound of the call differs from it, the
+            config's derived keys are derived again; a derived key given in the call is checked.
+        **shape_params: the kind's shape parameters: ``power`` (``"polynomial"``), ``T_0`` and
+            ``T_mult`` (``"cosine_restarts"``).
 
     Returns:
         A :class:`BoundedLR` (a ``torch.optim.lr_scheduler.LRScheduler``), or without an optimizer
@@ -246,9 +265,13 @@ def build_scheduler(  # type: ignore[misc]  # overloads: keyword bounds, narrowe
         "final_lr_at": final_lr_at,
         "warmup_steps": warmup_steps,
         "warmup_start_factor": warmup_start_factor,
-        "power": power,
+        "warmup_shape": warmup_shape,
         "decay_steps": decay_steps,
         "decay_shape": decay_shape,
+        "phases": _plain_phases(phases),
+        "steps_per_epoch": steps_per_epoch,
+        "tokens_per_step": tokens_per_step,
+        **shape_params,
     }
     bounds = {"initial_lr": initial_lr, "final_lr": final_lr, **fields}
     derived = {"gamma": gamma, "step_size": step_size, "milestones": milestones}
@@ -258,17 +281,25 @@ def build_scheduler(  # type: ignore[misc]  # overloads: keyword bounds, narrowe
     if optimizer is None:
         if _complete(bounds):  # a hand-edited derived key is caught as soon as the config is read
             _check_derived(_schedules(bounds), gamma, step_size, milestones)
+        given = {key: value for key, value in bounds.items() if value is not None or key in _REQUIRED}
         return functools.partial(
             build_scheduler,
-            **bounds,
-            **derived,
+            **given,
+            **{key: value for key, value in derived.items() if value is not None},
             on_resume_change=on_resume_change,
-            derived_from=_plain(bounds),
+            derived_from={"bounds": _plain(given), "derived": _plain(derived)},
         )
     if derived_from is not None:
+        # The partial remembers the config's bounds and what they derived. Where a bound of this
+        # call replaced one, the config's derived keys are derived again; a derived key given in
+        # this call (it differs from the config's) is checked against this call's bounds.
         current = _plain(bounds)
-        if any(current.get(key) != value for key, value in derived_from.items()):
-            gamma = step_size = milestones = None  # derived from bounds this call replaced
+        replaced = any(current.get(key) != value for key, value in derived_from.get("bounds", {}).items())
+        remembered = derived_from.get("derived", {})
+        if replaced:
+            gamma = None if _same(gamma, remembered.get("gamma")) else gamma
+            step_size = None if _same(step_size, remembered.get("step_size")) else step_size
+            milestones = None if _same(milestones, remembered.get("milestones")) else milestones
     if not isinstance(optimizer, Optimizer):
         raise bad_type(_WHERE, "optimizer", "a torch.optim.Optimizer", optimizer)
     for index, group in enumerate(optimizer.param_groups):
@@ -290,8 +321,26 @@ def _plain(bounds: Mapping[str, Any]) -> dict[str, Any]:
     return {key: list(value) if _is_sequence(value) else value for key, value in bounds.items()}
 
 
+_REQUIRED = ("initial_lr", "max_steps")
+
+
 def _complete(bounds: Mapping[str, Any]) -> bool:
-    return all(bounds.get(key) is not None for key in ("initial_lr", "final_lr", "max_steps"))
+    return all(bounds.get(key) is not None for key in _REQUIRED)
+
+
+def _same(value: object, remembered: object) -> bool:
+    """Whether a derived key of the call is the one the partial brought from the config."""
+    if value is None:
+        return True
+    same: bool = _plain({"v": value})["v"] == remembered
+    return same
+
+
+def _plain_phases(phases: object) -> object:
+    """Declared phases as plain lists and dicts (OmegaConf's containers arrive as such)."""
+    if isinstance(phases, Sequence) and not isinstance(phases, (str, bytes)):
+        return [dict(entry) if isinstance(entry, Mapping) else entry for entry in phases]
+    return phases
 
 
 def _schedules(bounds: Mapping[str, Any]) -> list[tuple[Schedule, float]]:

@@ -7,6 +7,7 @@ an interrupted run never leaves a half-written file under the final name.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,40 +15,25 @@ import numpy as np
 import numpy.typing as npt
 
 from bounded_lr_resolver.files import atomic_write
-from bounded_lr_resolver.preview import Preview
+from bounded_lr_resolver.phases import Part
+from bounded_lr_resolver.preview import Preview, key_steps
 from bounded_lr_resolver.schedule import Schedule
+from bounded_lr_resolver.shapes import SHAPES
 
 __all__ = [
     "BoundsCheck",
     "atomic_write",
     "check_bounds",
     "csv_steps",
+    "derived_lines",
     "key_steps",
+    "phase_line",
     "summary",
     "write_csv",
     "write_png",
 ]
 
 MAX_CSV_ROWS = 20_000
-
-
-def key_steps(schedule: Schedule) -> dict[str, int]:
-    """The steps a person asks about, by label (labels of one step joined), in step order."""
-    labelled = [("start", 0)]
-    if schedule.warmup_steps:
-        labelled.append(("end of warmup", schedule.warmup_steps))
-    if schedule.kind == "wsd" and schedule.decay_start > schedule.warmup_steps:
-        labelled.append(("end of hold", schedule.decay_start))  # the last step at initial_lr
-    labelled += [
-        ("first decay", schedule.first_decay_step),
-        ("first step at final_lr", schedule.last_decay_step),
-        ("last training step", schedule.max_steps - 1),
-        ("after max_steps", schedule.max_steps),
-    ]
-    by_step: dict[int, list[str]] = {}
-    for label, step in labelled:
-        by_step.setdefault(step, []).append(label)
-    return {", ".join(labels): step for step, labels in sorted(by_step.items())}
 
 
 @dataclass(frozen=True)
@@ -62,11 +48,12 @@ class BoundsCheck:
     """
 
     starts_at_initial: bool
-    never_increases_after_warmup: bool
+    never_increases_after_warmup: bool  # outside the phases that declare a rise (rewarm, restarts)
     within_bounds_after_warmup: bool
     decays: int | None
     expected_decays: int | None  # n_updates, 0 for a constant LR, None for a continuous kind
     reaches_final: bool
+    phases_end_exactly: bool = True  # every phase is at its end_lr at its boundary
 
     @property
     def ok(self) -> bool:
@@ -77,20 +64,48 @@ class BoundsCheck:
             and self.within_bounds_after_warmup
             and (self.decays is None or self.expected_decays is None or self.decays == self.expected_decays)
             and self.reaches_final
+            and self.phases_end_exactly
         )
+
+
+def _may_rise(part: Part) -> bool:
+    return part.phase.rewarm or not SHAPES[part.phase.shape].monotone
+
+
+def _declared_rises(schedule: Schedule) -> bool:
+    """Whether the LR may rise after warmup (a rewarm, a restart, a restart cycle)."""
+    after = [part for part in schedule.plan.parts if part.begin >= schedule.warmup_steps]
+    return any(_may_rise(part) or part.phase.start_lr is not None for part in after)
 
 
 def check_bounds(view: Preview) -> BoundsCheck:
     """Check a preview (the LR at its steps) against the schedule's declared bounds."""
     schedule = view.schedule
-    decay = view.lrs[view.steps >= schedule.warmup_steps]
+    assert isinstance(schedule, Schedule)
+    plan = schedule.plan
+    after = view.steps >= schedule.warmup_steps
+    decay = view.lrs[after]
+    rises = np.flatnonzero(np.diff(decay) > 0)
+    allowed = True
+    for index in rises:  # a rise must be inside a phase that declares it, or a declared restart
+        step = int(view.steps[after][index + 1])
+        part = plan.part_at(step)
+        restart = part.phase.start_lr is not None and step == part.begin
+        allowed &= _may_rise(part) or restart or (step == part.begin and _may_rise(plan.part_at(step - 1)))
+    low = min(
+        part.end for part in plan.parts if part.begin >= schedule.warmup_steps or part is plan.parts[-1]
+    )
     expected_start = schedule.initial_lr * (schedule.warmup_start_factor if schedule.warmup_steps else 1.0)
+    ends = True
+    for part, following in zip(plan.parts, [*plan.parts[1:], None], strict=True):
+        if following is not None and following.phase.start_lr is not None:
+            continue  # a restart: its boundary step trains at the restart's LR
+        with contextlib.suppress(KeyError):  # a boundary a sampled preview does not hold
+            ends &= view.at(part.stop) == part.end
     return BoundsCheck(
         starts_at_initial=bool(view.lrs[0] == expected_start),
-        never_increases_after_warmup=bool(np.all(np.diff(decay) <= 0)),
-        within_bounds_after_warmup=bool(
-            np.all(decay <= schedule.initial_lr) and np.all(decay >= schedule.final_lr)
-        ),
+        never_increases_after_warmup=bool(allowed),
+        within_bounds_after_warmup=bool(np.all(decay <= schedule.initial_lr) and np.all(decay >= low)),
         decays=int(np.count_nonzero(np.diff(decay) < 0)) if view.exhaustive else None,
         expected_decays=(schedule.count if schedule.final_lr < schedule.initial_lr else 0)
         if schedule.stepwise
@@ -99,15 +114,24 @@ def check_bounds(view: Preview) -> BoundsCheck:
             view.at(schedule.last_decay_step) == schedule.final_lr
             and view.at(schedule.max_steps) == schedule.final_lr
         ),
+        phases_end_exactly=bool(ends),
     )
+
+
+def _length(s: Schedule, name: str, steps: int) -> str:
+    given = s.given.get(name)
+    return f"{steps}" + (f" ({given})" if given else "")
 
 
 def summary(view: Preview, check: BoundsCheck, verified: str) -> str:
     """The terminal summary: derived values, the LR at the key steps, and whether the bounds hold."""
     s = view.schedule
+    assert isinstance(s, Schedule)
+    what = "decay" if s.kind != "phases" else "schedule"
+    length = _length(s, "max_steps", s.max_steps)
     lines = [
-        f"bounded-lr: {s.kind} decay {s.initial_lr:g} -> {s.final_lr:g} over {s.max_steps} steps"
-        + (f" after {s.warmup_steps} warmup steps" if s.warmup_steps else ""),
+        f"bounded-lr: {s.kind} {what} {s.initial_lr:g} -> {s.final_lr:g} over {length} steps"
+        + (f" after {_length(s, 'warmup_steps', s.warmup_steps)} warmup steps" if s.warmup_steps else ""),
         *derived_lines(s),
         f"  {'step':>12}  {'lr':<24} when",
     ]
@@ -119,34 +143,52 @@ def summary(view: Preview, check: BoundsCheck, verified: str) -> str:
         counted = f"{check.decays}/{check.expected_decays}"
     else:
         counted = f"{check.expected_decays} (not counted: checked at {view.steps.size} sampled steps)"
+    declared = _declared_rises(s)
+    rises = "never rises outside the rises it declares" if declared else "never increases after warmup"
+    within = "within [lowest end_lr, initial_lr]" if declared else "within [final_lr, initial_lr]"
+    if s.kind == "phases":
+        counted = "each phase ends at its end_lr: " + str(check.phases_end_exactly)
+    else:
+        counted = f"decays: {counted}"
     lines.append(
         f"  bounds       {'HOLD' if check.ok else 'BROKEN'}: starts at {float(view.lrs[0])!r}, "
-        f"never increases after warmup: {check.never_increases_after_warmup}, within [final_lr, initial_lr]: "
-        f"{check.within_bounds_after_warmup}, decays: {counted}, "
+        f"{rises}: {check.never_increases_after_warmup}, {within}: "
+        f"{check.within_bounds_after_warmup}, {counted}, "
         f"final_lr from step {s.last_decay_step}: {check.reaches_final}"
     )
     lines.append(f"  verified     {verified}")
     return "\n".join(lines)
 
 
+def phase_line(part: Part, label: str) -> str:
+    """One phase as the summary shows it: its steps, its ends, its shape and formula."""
+    phase, shape = part.phase, SHAPES[part.phase.shape]
+    params = "".join(f", {key}={value!r}" for key, value in phase.params if key != "plateaus")
+    ends = f"at {part.start!r}" if shape.name == "constant" else f"{part.start!r} -> {part.end!r}"
+    start = " (restart)" if phase.start_lr is not None else ""
+    rise = " (rewarm)" if phase.rewarm and part.end > part.start else ""
+    formula = "" if shape.name == "constant" else f": {shape.formula}"
+    return (
+        f"  {label:<12} steps {part.begin}..{part.stop} ({phase.steps}): {shape.name} {ends}{start}{rise}"
+        f"{params}{formula}"
+    )
+
+
 def derived_lines(s: Schedule) -> list[str]:
-    """What the bounds derive, one ``name  value`` line each: gamma and steps, or the shape."""
+    """What the bounds derive, one ``name  value`` line each: gamma and steps, or each phase."""
     if not s.stepwise:
-        shape = {
-            "cosine": "final + (initial - final) * (1 + cos(pi * x)) / 2",
-            "linear": "initial + (final - initial) * x",
-            "polynomial": f"final + (initial - final) * (1 - x) ** {s.power!r}",
-        }.get(s.kind, f"hold, then {s.decay_shape} decay over the last {s.decay_steps} steps")
+        first = 1 if s.warmup_steps else 0
+        parts = s.plan.parts
+        if s.kind == "phases":
+            return [phase_line(part, f"phases[{i - first}]") for i, part in enumerate(parts) if i >= first]
         return [
-            f"  shape        {shape}",
-            f"  decay        x from 0 at step {s.decay_start} to 1 at step {s.last_decay_step}"
-            f"  (final_lr_at={s.final_lr_at})",
+            phase_line(part, "hold" if part.phase.shape == "constant" else "decay") for part in parts[first:]
         ]
     lines = [f"  gamma        {s.gamma!r}  (= (final_lr / initial_lr) ** (1 / n_updates))"]
     if s.step_size is not None:
         lines.append(f"  step_size    {s.step_size}")
     if s.kind == "multistep":
-        shown = [s.warmup_steps + (i * s.decay_span) // s.plateaus for i in range(1, min(s.count, 3) + 1)]
+        shown = s.milestones()[:3] if s.count <= 10**6 else []
         lines.append(f"  milestones   {shown} ... {s.last_decay_step}  ({s.count} in all)")
     lines.append(f"  decays       {s.count}  (final_lr_at={s.final_lr_at})")
     return lines
@@ -187,7 +229,7 @@ def write_png(
     title: str,
     losses: list[tuple[float, float]] | None = None,
 ) -> None:
-    """Plot schedules (label -> preview) on a log-scale LR axis.
+    """Plot schedules (label -> preview) on a log-scale LR axis (linear where an LR is 0).
 
     With ``losses`` (``(final_lr, final loss)`` pairs, e.g. from a sweep), a second panel shows
     the final loss against the final LR.
@@ -202,6 +244,7 @@ def write_png(
     axes = all_axes[0][0]
     for label, view in curves.items():
         schedule = view.schedule
+        assert isinstance(schedule, Schedule)
         steps = csv_steps(view, max_rows=5_000)
         line = axes.step(steps, view.lrs_at(steps), where="post", label=label, linewidth=1.6)[0]
         color = line.get_color()
@@ -210,22 +253,25 @@ def write_png(
         if schedule.warmup_steps:
             axes.axvspan(0, schedule.warmup_steps, color=color, alpha=0.08)
         axes.axvline(schedule.last_decay_step, color=color, linestyle="-.", linewidth=0.7)
-    axes.set_yscale("log")
+    zero = any(float(view.lrs.min()) <= 0.0 for view in curves.values())
+    axes.set_yscale("linear" if zero else "log")
     axes.set_xlabel("scheduler step (= training step using that LR)")
-    axes.set_ylabel("learning rate (log scale)")
+    axes.set_ylabel("learning rate" if zero else "learning rate (log scale)")
     axes.set_title(title, fontsize=10)
     axes.grid(True, which="major", alpha=0.3)
     axes.plot([], [], color="grey", linestyle=":", label="initial_lr")
     axes.plot([], [], color="grey", linestyle="--", label="final_lr")
     axes.plot([], [], color="grey", linestyle="-.", label="first step at final_lr")
-    if any(view.schedule.warmup_steps for view in curves.values()):
+    if any(getattr(view.schedule, "warmup_steps", 0) for view in curves.values()):
         axes.fill_between([], [], color="grey", alpha=0.15, label="warmup")
     axes.legend(fontsize=7, loc="lower left")
     if losses:
         loss_axes = all_axes[0][1]
         finals, values = zip(*sorted(losses), strict=True)
         loss_axes.plot(finals, values, marker="o")
-        loss_axes.set_xscale("log")
+        loss_axes.set_xscale(
+            "symlog" if min(finals) <= 0 else "log", **({"linthresh": 1e-8} if min(finals) <= 0 else {})
+        )
         loss_axes.set_xlabel("final_lr (log scale)")
         loss_axes.set_ylabel("final loss")
         loss_axes.set_title("final loss against final_lr", fontsize=10)

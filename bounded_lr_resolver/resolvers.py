@@ -1,4 +1,12 @@
-"""The OmegaConf resolvers (``lr_gamma``, ``lr_step``, ``lr_milestones``, ...) and their one registration.
+"""The OmegaConf resolvers and their one registration.
+
+Two names go into every app's global resolver namespace, the two the seed's users write:
+``${lr_gamma:...}`` and ``${lr_step:...}``. Everything else lives under our own namespace,
+``blr.`` (as OmegaConf's own resolvers live under ``oc.``), so a name an app may use for its own
+resolver (``lr_values``, ``lr_ratio``) is never taken: ``${blr.milestones:...}``,
+``${blr.values:...}``, ``${blr.decay_steps:...}``, ``${blr.logspace:...}``, ``${blr.ratio:...}``,
+``${blr.steps:...}`` (durations), ``${blr.derived:...}`` (what a shipped option derives), and
+``${blr.gamma:...}``, ``${blr.step:...}`` again.
 
 The resolvers are thin, typed wrappers over :mod:`bounded_lr_resolver.bounds`: they validate
 every argument (raising this package's errors, which OmegaConf wraps and shows with the config
@@ -14,19 +22,22 @@ import inspect
 from collections.abc import Callable
 from typing import Any, Final, Literal
 
-from omegaconf import ListConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from bounded_lr_resolver import bounds
-from bounded_lr_resolver.errors import ResolverConflictError, bad_value
+from bounded_lr_resolver import _compat, bounds
+from bounded_lr_resolver.durations import Context, steps_of
+from bounded_lr_resolver.errors import ResolverConflictError, bad_type, bad_value
 
 __all__ = [
     "RESOLVERS",
     "lr_decay_steps",
+    "lr_derived",
     "lr_gamma",
     "lr_logspace",
     "lr_milestones",
     "lr_ratio",
     "lr_step",
+    "lr_steps",
     "lr_values",
     "register_resolvers",
 ]
@@ -61,62 +72,124 @@ def lr_milestones(
     warmup_steps: object = 0,
     final_lr_at: object = "max_steps",
 ) -> list[int]:
-    """``${lr_milestones:max_steps,n_updates[,warmup_steps[,final_lr_at]]}``: MultiStepLR milestones.
+    """``${blr.milestones:max_steps,n_updates[,warmup_steps[,final_lr_at]]}``: MultiStepLR milestones.
 
     >>> lr_milestones(10, 3)
     [3, 6, 10]
     """
-    return bounds.milestones(max_steps, n_updates, warmup_steps, final_lr_at, where="lr_milestones")
+    return bounds.milestones(max_steps, n_updates, warmup_steps, final_lr_at, where="blr.milestones")
 
 
 def lr_decay_steps(max_steps: object, warmup_steps: object = 0, final_lr_at: object = "max_steps") -> int:
-    """``${lr_decay_steps:max_steps[,warmup_steps[,final_lr_at]]}``: an exponential decay's n_updates.
-
-    One decay per step after warmup (one less with ``final_lr_at=last_step``).
+    """``${blr.decay_steps:max_steps[,warmup_steps[,final_lr_at]]}``: an exponential decay's n_updates.
 
     >>> lr_decay_steps(1e6, 1000, "last_step")
     998999
     """
-    return bounds.decay_steps(max_steps, warmup_steps, final_lr_at, where="lr_decay_steps")
+    return bounds.decay_steps(max_steps, warmup_steps, final_lr_at, where="blr.decay_steps")
 
 
 def lr_logspace(low: object, high: object, num: object, index: object) -> float:
-    """``${lr_logspace:low,high,num,index}``: the index-th of num log-spaced values, exact at both ends.
+    """``${blr.logspace:low,high,num,index}``: the index-th of num log-spaced values, exact at both ends.
 
     >>> lr_logspace(1e-6, 1e-3, 4, 3)
     0.001
     """
-    return bounds.logspace(low, high, num, index, where="lr_logspace")
+    return bounds.logspace(low, high, num, index, where="blr.logspace")
 
 
 def lr_values(initial_lr: object, final_lr: object, n_updates: object) -> list[float]:
-    """``${lr_values:initial_lr,final_lr,n_updates}``: the n_updates + 1 LRs, ending exactly at final_lr.
+    """``${blr.values:initial_lr,final_lr,n_updates}``: the n_updates + 1 LRs, ending exactly at final_lr.
 
     >>> lr_values(1.0, 0.25, 2)
     [1.0, 0.5, 0.25]
     """
-    return bounds.lr_values(initial_lr, final_lr, n_updates, where="lr_values")
+    return bounds.lr_values(initial_lr, final_lr, n_updates, where="blr.values")
 
 
 def lr_ratio(initial_lr: object, final_lr: object) -> float:
-    """``${lr_ratio:initial_lr,final_lr}``: ``final_lr / initial_lr``, for APIs that take a relative floor.
+    """``${blr.ratio:initial_lr,final_lr}``: ``final_lr / initial_lr``, for APIs that take a relative floor.
 
-    >>> lr_ratio(0.1, 1e-4)
-    0.001
+    >>> lr_ratio(0.1, 1e-4), lr_ratio(0.1, 0)
+    (0.001, 0.0)
     """
-    return bounds.lr_ratio(initial_lr, final_lr, where="lr_ratio")
+    return bounds.lr_ratio(initial_lr, final_lr, where="blr.ratio")
+
+
+def lr_steps(length: object, per: object = None) -> int:
+    """``${blr.steps:length,per}``: a length in steps; ``per`` is what its unit is counted against.
+
+    ``per`` is ``steps_per_epoch`` for ``"3ep"``, ``max_steps`` for ``"0.1dur"`` and
+    ``tokens_per_step`` for ``"2Btok"``; a plain number of steps needs none.
+
+    >>> lr_steps("3ep", 100), lr_steps("0.1dur", 300), lr_steps("2Btok", 10**6), lr_steps(500)
+    (300, 30, 2000, 500)
+    """
+    where = "blr.steps"
+    if per is None:
+        return steps_of(where, "length", length, Context())
+    size = bounds.check_count(where, "per", per)
+    unit = str(length).strip()[-3:]
+    context = Context(
+        max_steps=size if unit == "dur" else None,
+        steps_per_epoch=size if unit.endswith("ep") else None,
+        tokens_per_step=size if unit == "tok" else None,
+    )
+    return steps_of(where, "length", length, context)
+
+
+DERIVED: Final = ("gamma", "step_size", "n_updates", "milestones")
+"""The keys a shipped option derives from its own declaration (``${blr.derived:<key>}``)."""
+
+
+def lr_derived(key: object, *, _parent_: object = None) -> Any:
+    """``${blr.derived:gamma}`` (``step_size``, ``n_updates``): derived from the node it sits in.
+
+    The node's declaration (every key but the derived ones) is validated as ``build_scheduler``
+    would, durations included, so what a shipped option shows is what the scheduler uses.
+    """
+    from bounded_lr_resolver.schedule import SCHEDULE_FIELDS, Schedule
+
+    where = "blr.derived"
+    if key not in DERIVED[:3]:
+        raise bad_value(where, "key", f"one of {list(DERIVED[:3])}", {"key": key})
+    if not isinstance(_parent_, DictConfig):
+        raise bad_type(where, "the node it sits in", "a config node (a mapping)", _parent_)
+    skip = {"gamma", "step_size", "milestones", key}  # what is derived, and (no cycle) the key itself
+    present = set(_parent_.keys())  # not ``in``: DictConfig.__contains__ resolves the value
+    fields = {
+        name: _plain(_parent_[name]) for name in SCHEDULE_FIELDS if name in present and name not in skip
+    }
+    schedule = Schedule(where=f"{where} ({key})", **fields)
+    if key == "gamma":
+        return schedule.gamma
+    if key == "step_size":
+        if schedule.step_size is None:
+            raise bad_value(where, "step_size", "derived from a kind='step' node", {"kind": schedule.kind})
+        return schedule.step_size
+    return schedule.n_updates
+
+
+def _plain(value: object) -> object:
+    return (
+        OmegaConf.to_container(value, resolve=True) if isinstance(value, (DictConfig, ListConfig)) else value
+    )
 
 
 RESOLVERS: Final[dict[str, Callable[..., Any]]] = {
     "lr_gamma": lr_gamma,
     "lr_step": lr_step,
-    "lr_milestones": lr_milestones,
-    "lr_values": lr_values,
-    "lr_decay_steps": lr_decay_steps,
-    "lr_logspace": lr_logspace,
-    "lr_ratio": lr_ratio,
+    "blr.gamma": lr_gamma,
+    "blr.step": lr_step,
+    "blr.milestones": lr_milestones,
+    "blr.values": lr_values,
+    "blr.decay_steps": lr_decay_steps,
+    "blr.logspace": lr_logspace,
+    "blr.ratio": lr_ratio,
+    "blr.steps": lr_steps,
+    "blr.derived": lr_derived,
 }
-"""Every resolver this package registers, by name."""
+"""Every resolver this package registers, by name: ``lr_gamma`` and ``lr_step``, and ``blr.*``."""
 
 # OmegaConf 2.4 deprecates register_new_resolver; on <= 2.3 register_resolver is a legacy API.
 _HAS_NEW_API: Final = "annotation_validation" in inspect.signature(OmegaConf.register_resolver).parameters
@@ -125,17 +198,17 @@ _HAS_NEW_API: Final = "annotation_validation" in inspect.signature(OmegaConf.reg
 def _as_node(values: list[Any], node: object) -> list[Any] | ListConfig:
     """A list for a typed list field (cheap), a ListConfig for an untyped node: OmegaConf <= 2.3's
     ``OmegaConf.resolve()`` (which ``--cfg job --resolve`` and ``instantiate`` use) refuses a plain
-    list there. Building a ListConfig for a typed field would make every compose pay for its nodes."""
+    list there. A ListConfig costs about 50 microseconds an item on OmegaConf 2.3."""
     return values if isinstance(node, ListConfig) else ListConfig(values)
 
 
 def _lr_milestones_node(*args: Any, _node_: object = None) -> list[Any] | ListConfig:
-    """lr_milestones on OmegaConf <= 2.3 (see :func:`_as_node`)."""
+    """blr.milestones on OmegaConf <= 2.3 (see :func:`_as_node`)."""
     return _as_node(lr_milestones(*args), _node_)
 
 
 def _lr_values_node(*args: Any, _node_: object = None) -> list[Any] | ListConfig:
-    """lr_values on OmegaConf <= 2.3 (see :func:`_as_node`)."""
+    """blr.values on OmegaConf <= 2.3 (see :func:`_as_node`)."""
     return _as_node(lr_values(*args), _node_)
 
 
@@ -144,21 +217,10 @@ def _lr_values_node(*args: Any, _node_: object = None) -> list[Any] | ListConfig
 _BOUND: Final[dict[str, Callable[..., Any]]] = (
     RESOLVERS
     if _HAS_NEW_API
-    else {**RESOLVERS, "lr_milestones": _lr_milestones_node, "lr_values": _lr_values_node}
+    else {**RESOLVERS, "blr.milestones": _lr_milestones_node, "blr.values": _lr_values_node}
 )
 """What is registered under each name: the resolver itself, or on OmegaConf <= 2.3 a list-valued
 resolver wrapped to return a ListConfig."""
-
-
-def _registered_function(name: str) -> object:
-    """The function behind the resolver ``name`` (unwrapped from OmegaConf's closure), or None."""
-    wrapper = OmegaConf._get_resolver(name)  # noqa: SLF001 - no public getter exists
-    if wrapper is None:
-        return None
-    code = getattr(wrapper, "__code__", None)  # anything callable may have been written there
-    closure = getattr(wrapper, "__closure__", None) or ()
-    cell = dict(zip(code.co_freevars, closure, strict=True)).get("resolver") if code else None
-    return wrapper if cell is None else cell.cell_contents
 
 
 def _bind(name: str, function: Callable[..., Any]) -> None:
@@ -187,7 +249,9 @@ def register_resolvers(
         rule = "one of ['raise', 'skip']"
         raise bad_value("register_resolvers", "on_conflict", rule, {"on_conflict": on_conflict})
     foreign = [
-        name for name, function in _BOUND.items() if _registered_function(name) not in (None, function)
+        name
+        for name, function in _BOUND.items()
+        if OmegaConf.has_resolver(name) and _compat.registered_function(name) is not function
     ]
     if foreign and not replace and on_conflict == "raise":
         raise ResolverConflictError(
@@ -197,6 +261,8 @@ def register_resolvers(
         )
     skipped = [] if replace else foreign
     for name, function in _BOUND.items():
-        if name not in skipped and _registered_function(name) is not function:
+        if name not in skipped and not (
+            OmegaConf.has_resolver(name) and _compat.registered_function(name) is function
+        ):
             _bind(name, function)
     return skipped

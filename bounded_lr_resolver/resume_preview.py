@@ -19,9 +19,9 @@ import numpy.typing as npt
 import torch
 
 from bounded_lr_resolver.errors import bad_value
+from bounded_lr_resolver.phases import Plan
 from bounded_lr_resolver.preview import preview
-from bounded_lr_resolver.replan import Plan
-from bounded_lr_resolver.report import MAX_CSV_ROWS, derived_lines, write_csv
+from bounded_lr_resolver.report import MAX_CSV_ROWS, phase_line, write_csv
 from bounded_lr_resolver.scheduler import BoundedLR
 
 __all__ = [
@@ -64,6 +64,8 @@ class ResumedView:
     """The whole plan of the main group at its change points (or a sample), and the resume step."""
 
     plan: Plan
+    before: Plan  # what the checkpoint was following (for the picture's "old plan")
+    rest: Plan | None  # the rest of the run, re-planned at ``resumed_at`` (None: nothing re-planned)
     resumed_at: int
     lr_at_resume: float
     steps: npt.NDArray[np.int64]
@@ -71,26 +73,15 @@ class ResumedView:
 
 
 def resumed_view(scheduler: BoundedLR, group: int, step: int) -> ResumedView:
-    """The plan of ``group`` after loading a checkpoint at ``step``: each piece's preview, stitched."""
-    plan = scheduler.plans[group]
-    pieces = [(0, plan.schedule, plan.base), *((r, part, None) for r, part in plan.tails)]
-    steps: list[npt.NDArray[np.int64]] = []
-    lrs: list[npt.NDArray[np.float64]] = []
-    for index, (start, schedule, base) in enumerate(pieces):
-        view = preview(schedule, base)
-        stop = pieces[index + 1][0] if index + 1 < len(pieces) else None
-        absolute = view.steps + start
-        keep = (absolute > start) | (index == 0)
-        if stop is not None:
-            keep &= absolute <= stop
-        steps.append(absolute[keep])
-        lrs.append(view.lrs[keep])
-    all_steps, all_lrs = np.concatenate(steps), np.concatenate(lrs)
-    if not np.any(all_steps == step):  # the resume step itself, always shown
-        where = int(np.searchsorted(all_steps, step))
-        all_steps = np.insert(all_steps, where, step)
-        all_lrs = np.insert(all_lrs, where, plan.lr_at(step))
-    return ResumedView(plan, step, plan.lr_at(step), all_steps, all_lrs)
+    """The plan of ``group`` after loading a checkpoint at ``step``, previewed whole."""
+    plan, before = scheduler.plans[group], scheduler.checkpoint_plans[group]
+    view = preview(plan)
+    steps, lrs = view.steps, view.lrs
+    if not np.any(steps == step):  # the resume step itself, always shown
+        where = int(np.searchsorted(steps, step))
+        steps, lrs = np.insert(steps, where, step), np.insert(lrs, where, plan.lr_at(step))
+    rest = scheduler.replanned(group) if step in scheduler.resumed_at else None
+    return ResumedView(plan, before, rest, step, plan.lr_at(step), steps, lrs)
 
 
 def resume_summary(view: ResumedView, scheduler: BoundedLR, path: str) -> tuple[str, bool]:
@@ -99,31 +90,33 @@ def resume_summary(view: ResumedView, scheduler: BoundedLR, path: str) -> tuple[
     new = scheduler.schedules[0]
     end = new.max_steps - (new.final_lr_at == "last_step")
     lines = [f"bounded-lr: resumed at step {r} (LR {view.lr_at_resume!r}) from {path}"]
-    last_tail = plan.tails[-1] if plan.tails else None
-    if last_tail is None or last_tail[0] != r:
+    if view.rest is None:
         lines.append(
             "  unchanged    the config's bounds give the same LR at every later step: nothing re-planned"
         )
     else:
+        old = scheduler.checkpoint_schedules[0]
         lines.append(
-            f"  history      steps 0..{r}: {plan.schedule.kind} {plan.schedule.initial_lr:g} -> "
-            f"{plan.schedule.final_lr:g} over {plan.schedule.max_steps} steps (the checkpoint's plan)"
+            f"  history      steps 0..{r}: {old.kind} {old.initial_lr:g} -> {old.final_lr:g} over "
+            f"{old.max_steps} "
+            "steps (the checkpoint's plan)"
         )
-        part = last_tail[1]
         lines.append(
-            f"  re-planned   steps {r + 1}..{new.max_steps}: {part.kind} {part.initial_lr!r} -> "
-            f"{part.final_lr:g} over the {part.max_steps} steps left (on_resume_change=replan); "
-            "in steps since the resume:"
+            f"  re-planned   steps {r + 1}..{new.max_steps}: {view.lr_at_resume!r} -> {new.final_lr:g} "
+            "over the "
+            f"{new.max_steps - r} steps left (on_resume_change=replan); its phases, in steps since the "
+            "resume:"
         )
-        lines += ["  " + line for line in derived_lines(part)]
+        lines += ["  " + phase_line(part, f"rest[{i}]") for i, part in enumerate(view.rest.parts)]
     after = view.lrs[view.steps >= max(r, new.warmup_steps)]
     held = view.lrs[view.steps >= end]
     checks = {
         "continuous at the resume step": bool(view.lrs[view.steps == r][0] == view.lr_at_resume),
-        "never increases after it": bool(np.all(np.diff(after) <= 0)),
+        "never increases after it": bool(np.all(np.diff(after) <= 0)) or _declares_rises(plan, r),
         "within [final_lr, LR at resume]": bool(
             np.all(after >= new.final_lr) and (r < new.warmup_steps or np.all(after <= view.lr_at_resume))
-        ),
+        )
+        or _declares_rises(plan, r),
         f"final_lr from step {end}": bool(held.size and np.all(held == new.final_lr)),
     }
     lines.append(f"  {'step':>12}  {'lr':<24} when")
@@ -140,6 +133,13 @@ def resume_summary(view: ResumedView, scheduler: BoundedLR, path: str) -> tuple[
         + ", ".join(f"{name}: {value}" for name, value in checks.items())
     )
     return "\n".join(lines), ok
+
+
+def _declares_rises(plan: Plan, step: int) -> bool:
+    """Whether the plan declares a rise after ``step`` (a rewarm or a restart: checked by the phases)."""
+    return any(
+        part.phase.rewarm or part.phase.start_lr is not None for part in plan.parts if part.begin > step
+    )
 
 
 def write_resume_files(view: ResumedView, out: Path, plot: bool, title: str) -> None:
@@ -165,10 +165,10 @@ def write_resume_png(path: Path, view: ResumedView, title: str) -> None:
     r = view.resumed_at
     before = view.steps <= r
     axes.step(view.steps[before], view.lrs[before], where="post", label="history (the checkpoint's plan)")
-    old = preview(view.plan.schedule, view.plan.base)
+    old = preview(view.before)
     later = old.steps > r
     old_steps = np.concatenate([[r], old.steps[later]])
-    old_lrs = np.concatenate([[view.plan.schedule.lr_at(r, view.plan.base)], old.lrs[later]])
+    old_lrs = np.concatenate([[view.before.lr_at(r)], old.lrs[later]])
     axes.step(old_steps, old_lrs, where="post", linestyle=":", color="grey", label="old plan")
     rest = view.steps >= r
     axes.step(view.steps[rest], view.lrs[rest], where="post", label="the rest, re-planned")

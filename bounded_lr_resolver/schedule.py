@@ -1,23 +1,20 @@
-"""A validated schedule and the LR at any step: warmup, then a decay of one kind, then a hold.
+"""A declared schedule, validated, as phases: what a user writes, as a :class:`~.phases.Plan`.
 
-The step kinds decay by a factor ``gamma`` at ``n_updates`` steps (see :mod:`bounded_lr_resolver.bounds`
-for the formula); the continuous kinds follow a shape of the decay's progress ``x``
-(:mod:`bounded_lr_resolver.shapes`):
+Every kind is a list of phases (:mod:`bounded_lr_resolver.phases`) after an optional warmup of
+``warmup_steps`` steps from ``initial_lr * warmup_start_factor`` to ``initial_lr``
+(``warmup_shape``: linear, cosine or exponential):
 
-.. math::
+- ``step``, ``multistep``, ``exponential``: one step phase of ``n_updates`` decays by gamma
+  (:mod:`bounded_lr_resolver.bounds` has the formula);
+- a shape of :data:`~bounded_lr_resolver.shapes.SHAPES` (``cosine``, ``linear``, ...): one phase of
+  that shape from ``initial_lr`` to ``final_lr``;
+- ``wsd``: a ``constant`` phase, then ``decay_steps`` steps of ``decay_shape`` to ``final_lr``;
+- ``phases``: the declared ``phases``, ``[{shape, steps, end_lr, ...}, ...]``, summing to
+  ``max_steps - warmup_steps``; ``final_lr`` is the last one's ``end_lr``.
 
-    x(t) = \\frac{t - S}{E - S}, \\qquad
-    \\eta(t) = \\begin{cases}
-        \\eta_0 \\left(f + (1 - f) \\tfrac{t}{W}\\right) & t < W \\text{ (warmup)} \\\\
-        \\eta_0 & W \\le t \\le S \\text{ (hold; } S = W \\text{ except for wsd)} \\\\
-        \\text{shape}(x(t), \\eta_0, \\eta_f) & S < t < E \\\\
-        \\eta_f & t \\ge E
-    \\end{cases}
-
-with ``E = max_steps`` (``final_lr_at="max_steps"``: the LR is ``final_lr`` after ``max_steps``
-scheduler steps, torch's convention) or ``E = max_steps - 1`` (``"last_step"``: the last training
-step already trains at it), and ``S = max_steps - decay_steps`` for ``kind="wsd"``. Both ends are
-exact (no rounding at ``x = 0`` or ``x = 1``) and every value is clamped to ``[final_lr, initial_lr]``.
+With ``final_lr_at="last_step"`` a shape's decay ends one step early (at ``max_steps - 1``) and a
+one-step hold follows; a step kind cuts its decays into ``n_updates + 1`` plateaus instead. Lengths
+may be durations (``"3ep"``, ``"0.1dur"``, ``"2Btok"``, :mod:`bounded_lr_resolver.durations`).
 
 No numpy, no torch: the plugin imports the core in every Hydra app.
 """
@@ -25,217 +22,372 @@ No numpy, no torch: the plugin imports the core in every Hydra app.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields
-from typing import Final, Literal
+from typing import Any, Final
 
-from bounded_lr_resolver.bounds import (
-    CONTINUOUS_KINDS,
-    FINAL_LR_AT,
-    KINDS,
-    LOW_POWERS,
-    STEP_KINDS,
-    _check_choice,
-    _check_divisible,
-    _check_factor,
-    _check_phases,
-    _check_range,
-    _check_warmup,
-    _derive_gamma,
-    _hint_for,
-    _plateaus,
+from bounded_lr_resolver import bounds as b
+from bounded_lr_resolver.checks import (
+    check_choice,
     check_count,
+    check_factor,
+    check_floor,
     check_lr,
-    decay_steps,
-    milestones,
+    hint_for,
 )
-from bounded_lr_resolver.errors import bad_type, bad_value
-from bounded_lr_resolver.shapes import SHAPES, WSD_SHAPES, Shape
+from bounded_lr_resolver.declared import PHASE_KEYS, declared_phases
+from bounded_lr_resolver.durations import Context, steps_of
+from bounded_lr_resolver.errors import BoundsTypeError, bad_type, bad_value
+from bounded_lr_resolver.phases import Part, Phase, Plan, milestone
+from bounded_lr_resolver.shapes import SHAPES, derive_gamma, low_powers
 
-__all__ = ["CONTINUOUS_KINDS", "KINDS", "SCHEDULE_FIELDS", "STEP_KINDS", "Schedule"]
+__all__ = [
+    "DECAY_SHAPES",
+    "KINDS",
+    "PHASE_KEYS",
+    "SCHEDULE_FIELDS",
+    "STEP_KINDS",
+    "WARMUP_SHAPES",
+    "Schedule",
+]
 
-Kind = Literal["step", "multistep", "exponential", "cosine", "linear", "polynomial", "wsd"]
-FinalLRAt = Literal["max_steps", "last_step"]
-
+KINDS: Final = b.KINDS
+STEP_KINDS: Final = b.STEP_KINDS
+WARMUP_SHAPES: Final = ("linear", "cosine", "exponential")
+"""How a warmup may ramp up (``exponential``: a straight line in log space; needs a start above 0)."""
+DECAY_SHAPES: Final = tuple(n for n, s in SHAPES.items() if not (s.on_steps or n == "constant"))
+"""The ``decay_shape`` choices of ``kind="wsd"``."""
 DEFAULT_DECAY_SHAPE: Final = "cosine"
 """``decay_shape`` of ``kind="wsd"`` when not given (as Hugging Face's ``get_wsd_schedule``)."""
+SHAPE_PARAMS: Final = tuple(
+    dict.fromkeys(p.name for s in SHAPES.values() for p in s.params if p.kind_level and not s.stepwise)
+)
+"""The shape parameters a kind takes as keywords (``power``, ``T_0``, ...)."""
+SCHEDULE_FIELDS: Final = (
+    "initial_lr",
+    "final_lr",
+    "max_steps",
+    "n_updates",
+    "kind",
+    "final_lr_at",
+    "warmup_steps",
+    "warmup_start_factor",
+    *SHAPE_PARAMS,
+    "decay_steps",
+    "decay_shape",
+    "warmup_shape",
+    "phases",
+    "steps_per_epoch",
+    "tokens_per_step",
+)
+"""Every keyword a :class:`Schedule` takes (``where`` aside): what a config node may declare."""
+_LENGTHS: Final = ("max_steps", "warmup_steps", "decay_steps")
 
-# The parameters that only some kinds take; given to another kind they are an error, not ignored.
-_ONLY_FOR: Final = {"power": ("polynomial",), "decay_steps": ("wsd",), "decay_shape": ("wsd",)}
+
+def _owners(name: str) -> list[str]:
+    """The kinds a shape parameter applies to (wsd: through its decay_shape)."""
+    kinds = [k for k in b.SHAPE_KINDS if any(p.name == name for p in SHAPES[k].params)]
+    if any(p.name == name for s in DECAY_SHAPES for p in SHAPES[s].params):
+        kinds.append("wsd")
+    return kinds
 
 
-@dataclass(frozen=True)
 class Schedule:
-    """A validated bounded schedule: warmup, then a decay of ``kind`` from initial_lr to final_lr.
+    """A validated declaration and the phases it stands for; the LR at any step.
 
     Construction validates every field (raising :class:`~bounded_lr_resolver.errors.BoundsError`
-    or :class:`~bounded_lr_resolver.errors.BoundsTypeError` with ``where`` in the message) and
-    normalizes counts to ints. For ``kind="exponential"``, ``n_updates`` may be ``None`` and is
-    then the number of decay steps (``max_steps - warmup_steps``, one less for ``"last_step"``);
-    the continuous kinds take no ``n_updates``.
+    or :class:`~bounded_lr_resolver.errors.BoundsTypeError` with ``where`` in the message),
+    normalizes counts to ints and durations to steps, and builds :attr:`plan`.
 
     Examples:
         >>> s = Schedule(initial_lr=0.1, final_lr=1e-4, max_steps=12, n_updates=3)
         >>> [s.lr_at(t) for t in (0, 4, 11, 12)] == [0.1, 0.1 * s.gamma, 0.1 * s.gamma**2, 1e-4]
         True
-        >>> s = Schedule(initial_lr=0.1, final_lr=1e-4, max_steps=12, n_updates=3, final_lr_at="last_step")
-        >>> s.lr_at(11)
-        0.0001
-        >>> c = Schedule(initial_lr=0.1, final_lr=1e-4, max_steps=100, kind="cosine")
-        >>> c.lr_at(0), c.lr_at(50) == 1e-4 + (0.1 - 1e-4) / 2, c.lr_at(100)
-        (0.1, True, 0.0001)
+        >>> c = Schedule(initial_lr=0.1, final_lr=0.0, max_steps=100, kind="cosine")
+        >>> c.lr_at(0), c.lr_at(50) == 0.1 / 2, c.lr_at(100)
+        (0.1, True, 0.0)
+        >>> w = Schedule(0.1, max_steps=100, warmup_steps=10, phases=[
+        ...     {"shape": "constant", "steps": 70}, {"shape": "sqrt", "steps": 20, "end_lr": 0}])
+        >>> w.lr_at(5), w.lr_at(80), w.lr_at(100), w.final_lr
+        (0.05, 0.1, 0.0, 0.0)
     """
 
-    initial_lr: float
-    final_lr: float
-    max_steps: int
-    n_updates: int | None = None
-    kind: Kind = "step"
-    final_lr_at: FinalLRAt = "max_steps"
-    warmup_steps: int = 0
-    warmup_start_factor: float = 0.0
-    power: float | None = None
-    decay_steps: int | None = None
-    decay_shape: str | None = None
-    where: str = field(default="Schedule", compare=False, repr=False)
-    # Derived in __post_init__ and kept flat so that lr_at, called on every scheduler step, is cheap.
-    _count: int = field(init=False, repr=False, compare=False)
-    _gamma: float = field(init=False, repr=False, compare=False)
-    _plateaus: int = field(init=False, repr=False, compare=False)
-    _span: int = field(init=False, repr=False, compare=False)
-    _low_powers: tuple[float, ...] = field(init=False, repr=False, compare=False)
-    _shape: Shape | None = field(init=False, repr=False, compare=False)
-    _start: int = field(init=False, repr=False, compare=False)  # S: the last step at initial_lr
-    _end: int = field(init=False, repr=False, compare=False)  # E: the first step at final_lr
+    def __init__(
+        self,
+        initial_lr: object,
+        final_lr: object = None,
+        max_steps: object = None,
+        n_updates: object = None,
+        kind: object = None,
+        final_lr_at: object = "max_steps",
+        warmup_steps: object = 0,
+        warmup_start_factor: object = 0.0,
+        *,
+        decay_steps: object = None,
+        decay_shape: object = None,
+        warmup_shape: object = "linear",
+        phases: object = None,
+        steps_per_epoch: object = None,
+        tokens_per_step: object = None,
+        where: str = "Schedule",
+        **params: object,
+    ) -> None:
+        self.where = where
+        if kind is None:
+            kind = "step" if phases is None else "phases"
+        self.kind: str = check_choice(where, "kind", kind, KINDS)
+        self.final_lr_at: str = check_choice(where, "final_lr_at", final_lr_at, b.FINAL_LR_AT)
+        self.initial_lr: float = check_lr(where, "initial_lr", initial_lr)
+        self.warmup_shape: str = check_choice(where, "warmup_shape", warmup_shape, WARMUP_SHAPES)
+        self.steps_per_epoch = (
+            None if steps_per_epoch is None else check_count(where, "steps_per_epoch", steps_per_epoch)
+        )
+        self.tokens_per_step = (
+            None if tokens_per_step is None else check_count(where, "tokens_per_step", tokens_per_step)
+        )
+        self.given: dict[str, str] = {}  # lengths given as durations, as given
+        context = Context(None, self.steps_per_epoch, self.tokens_per_step)
+        self.max_steps: int = self._length("max_steps", max_steps, context)
+        context = Context(self.max_steps, self.steps_per_epoch, self.tokens_per_step)
+        self._context = context
+        self.warmup_steps: int = self._length("warmup_steps", warmup_steps, context, minimum=0)
+        self.warmup_start_factor: float = check_factor(where, "warmup_start_factor", warmup_start_factor)
+        if self.warmup_shape == "exponential" and self.warmup_steps and self.warmup_start_factor == 0.0:
+            raise bad_value(
+                where,
+                "warmup_start_factor",
+                "> 0 for warmup_shape='exponential' (a ramp in log space cannot start at 0)",
+                {"warmup_start_factor": warmup_start_factor},
+            )
+        b.check_warmup(where, self.max_steps, self.warmup_steps)
+        self._check_applies(n_updates, decay_steps, decay_shape, phases, params)
+        self.n_updates: int | None = None
+        self.decay_steps: int | None = None
+        self.decay_shape: str | None = None
+        self.params: dict[str, Any] = {}
+        self.phases: tuple[Phase, ...] = ()
+        self.final_lr: float = math.nan  # set by _body
+        self._gamma = math.nan
+        self._plateaus = 0
+        body = self._body(final_lr, n_updates, decay_steps, decay_shape, phases, params)
+        start = self.initial_lr * self.warmup_start_factor if self.warmup_steps else self.initial_lr
+        warmup = (
+            [Phase(self.warmup_shape, self.warmup_steps, self.initial_lr, rewarm=True)]
+            if self.warmup_steps
+            else []
+        )
+        self.plan: Plan = Plan(start, [*warmup, *body], self.initial_lr, where)
+        self._scaled: dict[float, Plan] = {}
 
-    def __post_init__(self) -> None:
-        where = self.where
-        kind = _check_choice(where, "kind", self.kind, KINDS)
-        at = _check_choice(where, "final_lr_at", self.final_lr_at, FINAL_LR_AT)
-        eta0 = check_lr(where, "initial_lr", self.initial_lr)
-        eta_f = check_lr(where, "final_lr", self.final_lr)
-        steps = check_count(where, "max_steps", self.max_steps)
-        warmup = check_count(where, "warmup_steps", self.warmup_steps, minimum=0)
-        factor = _check_factor(where, "warmup_start_factor", self.warmup_start_factor)
-        _check_range(where, eta0, eta_f)
-        for name, kinds in _ONLY_FOR.items():
-            if getattr(self, name) is not None and kind not in kinds:
-                raise bad_value(
-                    where,
-                    name,
-                    f"left out for kind={kind!r} (it applies to kind={' or '.join(map(repr, kinds))})",
-                    {name: getattr(self, name), "kind": kind},
+    # -- declaration -> phases ------------------------------------------------------------------
+
+    def _length(self, name: str, value: object, context: Context, minimum: int = 1) -> int:
+        if isinstance(value, str):
+            self.given[name] = value
+        if value is None and name == "max_steps":
+            raise bad_type(self.where, name, "a whole number of steps or a duration", None, hint_for(None))
+        return steps_of(self.where, name, value, context, minimum=minimum)
+
+    def _check_applies(
+        self,
+        n_updates: object,
+        decay_steps: object,
+        decay_shape: object,
+        phases: object,
+        params: dict[str, object],
+    ) -> None:
+        """A field given to a kind it does not apply to is an error, never ignored."""
+        kind, where = self.kind, self.where
+        for name, value in params.items():
+            if name not in SHAPE_PARAMS:
+                raise BoundsTypeError(
+                    f"{where}: {name} must be one of the arguments {list(SCHEDULE_FIELDS)}, got "
+                    f"{name}={value!r}"
+                    + (
+                        "; timescale is a phase's: {shape: inverse_sqrt, steps: ..., timescale: ...}"
+                        if name == "timescale"
+                        else ""
+                    )
                 )
-        values: dict[str, object] = {
-            "initial_lr": eta0,
-            "final_lr": eta_f,
-            "max_steps": steps,
-            "warmup_steps": warmup,
-            "warmup_start_factor": factor,
-            "_span": steps - warmup,
-        }
-        if kind in STEP_KINDS:
-            values.update(self._step_fields(kind, eta0, eta_f, steps, warmup, at))
-        else:
-            values.update(self._continuous_fields(kind, steps, warmup, at))
-        for name, value in values.items():
-            object.__setattr__(self, name, value)
-
-    def _step_fields(
-        self, kind: str, eta0: float, eta_f: float, steps: int, warmup: int, at: str
-    ) -> dict[str, object]:
-        n_updates: object = self.n_updates
-        if kind == "exponential":
-            n_updates = self._exponential_updates(steps, warmup, at)
-        count = check_count(self.where, "n_updates", n_updates)
-        _check_phases(self.where, steps, count, warmup, at)
-        if kind == "step":
-            _check_divisible(self.where, steps, count, warmup, at)
-        factor_per_decay = _derive_gamma(self.where, eta0, eta_f, count)
-        return {
-            "n_updates": count,
-            "_gamma": factor_per_decay,
-            "_count": count,
-            "_plateaus": _plateaus(count, at),
-            "_low_powers": tuple(factor_per_decay**r for r in range(LOW_POWERS)),
-            "_shape": None,
-        }
-
-    def _continuous_fields(self, kind: str, steps: int, warmup: int, at: str) -> dict[str, object]:
-        where = self.where
-        if self.n_updates is not None:
+            owners = _owners(name)
+            if value is not None and kind not in owners:
+                rule = f"left out for kind={kind!r} (it applies to kind={' or '.join(map(repr, owners))})"
+                raise bad_value(where, name, rule, {name: value, "kind": kind})
+        for name, value, owner in (
+            ("decay_steps", decay_steps, "wsd"),
+            ("decay_shape", decay_shape, "wsd"),
+            ("phases", phases, "phases"),
+        ):
+            if value is not None and kind != owner:
+                rule = f"left out for kind={kind!r} (it applies to kind={owner!r})"
+                raise bad_value(where, name, rule, {name: value, "kind": kind})
+        if n_updates is not None and kind not in STEP_KINDS:
             raise bad_value(
                 where,
                 "n_updates",
                 f"left out for kind={kind!r}, which changes the LR on every step",
-                {"n_updates": self.n_updates, "kind": kind},
+                {"n_updates": n_updates, "kind": kind},
                 "Use kind='step', 'multistep' or 'exponential' for a number of decays",
             )
-        _check_warmup(where, steps, warmup)
-        end = steps - 1 if at == "last_step" else steps
-        if end - warmup < 1:
-            raise bad_value(
-                where,
-                "max_steps - warmup_steps",
-                ">= 2 with final_lr_at='last_step' (one step at initial_lr, the last at final_lr)",
-                {"max_steps": steps, "warmup_steps": warmup},
-            )
-        power = shape_name = length = None
-        start = warmup
-        if kind == "polynomial":
-            power = _check_power(where, 1.0 if self.power is None else self.power)
-            shape = SHAPES[kind]
-        elif kind == "wsd":
-            if self.decay_steps is None:
-                rule = "a whole number (the length of the final decay)"
-                raise bad_type(where, "decay_steps", rule, None, _hint_for(None))
-            length = check_count(where, "decay_steps", self.decay_steps)
-            if length > steps - warmup:
+
+    def _final(self, final_lr: object) -> float:
+        where, kind = self.where, self.kind
+        if final_lr is None:
+            if kind == "constant":
+                return self.initial_lr
+            raise bad_type(where, "final_lr", "a number (int or float)", None, hint_for(None))
+        if kind in STEP_KINDS:
+            value = b.check_step_final(where, "final_lr", final_lr, kind)
+        else:
+            value = check_floor(where, "final_lr", final_lr)
+            if value == 0.0 and SHAPES.get(kind, SHAPES["constant"]).multiplicative:
                 raise bad_value(
                     where,
-                    "decay_steps",
-                    "in [1, max_steps - warmup_steps]",
-                    {"decay_steps": length, "max_steps": steps, "warmup_steps": warmup},
-                    "The decay cannot start before warmup ends; use fewer decay_steps",
+                    "final_lr",
+                    f"> 0 for kind={kind!r}, whose LRs are ratios of its ends",
+                    {"final_lr": final_lr},
+                    f"A decay to 0 is one of the kinds {list(b.ZERO_KINDS)}",
                 )
-            shape_name = DEFAULT_DECAY_SHAPE if self.decay_shape is None else self.decay_shape
-            shape = WSD_SHAPES[_check_choice(where, "decay_shape", shape_name, tuple(WSD_SHAPES))]
-            start = min(steps - length, end)
-        else:
-            shape = SHAPES[kind]
-        return {
-            "power": power,
-            "decay_steps": length,
-            "decay_shape": shape_name,
-            "_gamma": math.nan,
-            "_count": 0,
-            "_plateaus": 0,
-            "_low_powers": (),
-            "_shape": shape,
-            "_start": start,
-            "_end": end,
-        }
+        b.check_range(where, self.initial_lr, value, low="(0" if kind in STEP_KINDS else "[0")
+        if kind == "constant" and value != self.initial_lr:
+            raise bad_value(
+                where, "final_lr", "initial_lr (or left out) for kind='constant'", {"final_lr": final_lr}
+            )
+        if value == 0.0 and self.final_lr_at == "last_step":
+            raise bad_value(
+                where,
+                "final_lr_at",
+                "'max_steps' with final_lr=0 ('last_step' would train the last step at LR 0)",
+                {"final_lr_at": self.final_lr_at, "final_lr": final_lr},
+                "With final_lr_at='max_steps' the LR reaches 0 after the last training step, as in "
+                "HF's linear and cosine schedules",
+            )
+        return value
 
-    def _exponential_updates(self, steps: int, warmup: int, at: str) -> int:
-        derived = decay_steps(steps, warmup, at, where=self.where)
-        given = self.n_updates
-        if given is None:
-            return derived
-        count = check_count(self.where, "n_updates", given)
-        if count != derived:
-            what = "max_steps - warmup_steps" + (" - 1" if at == "last_step" else "")
+    def _body(
+        self,
+        final_lr: object,
+        n_updates: object,
+        decay_steps: object,
+        decay_shape: object,
+        phases: object,
+        params: dict[str, object],
+    ) -> list[Phase]:
+        """The phases after warmup."""
+        if self.kind == "phases":
+            self.phases = declared_phases(
+                self.where,
+                phases,
+                initial_lr=self.initial_lr,
+                final_lr=final_lr,
+                final_lr_at=self.final_lr_at,
+                warmup_steps=self.warmup_steps,
+                context=self._context,
+            )
+            self.final_lr = self.phases[-1].end_lr
+            return list(self.phases)
+        self.final_lr = self._final(final_lr)
+        if self.kind in STEP_KINDS:
+            return [self._step_phase(n_updates)]
+        end = self.max_steps - 1 if self.final_lr_at == "last_step" else self.max_steps
+        if end - self.warmup_steps < 1:
             raise bad_value(
                 self.where,
-                "n_updates",
-                f"{what} = {derived} for kind='exponential', which decays on every step",
-                {"n_updates": given, "max_steps": steps, "warmup_steps": warmup},
-                f"Set n_updates={derived} (or leave it out), or use kind='step' or 'multistep'",
+                "max_steps - warmup_steps",
+                ">= 2 with final_lr_at='last_step' (one step at initial_lr, the last at final_lr)",
+                {"max_steps": self.max_steps, "warmup_steps": self.warmup_steps},
             )
-        return count
+        hold = [Phase("constant", 1, self.final_lr)] if self.final_lr_at == "last_step" else []
+        if self.kind == "wsd":
+            return [*self._wsd(decay_steps, decay_shape, params, end), *hold]
+        shape = SHAPES[self.kind]
+        values = self._shape_params(shape.name, params)
+        return [Phase(self.kind, end - self.warmup_steps, self.final_lr, tuple(values.items())), *hold]
+
+    def _shape_params(self, shape: str, params: dict[str, object]) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for param in SHAPES[shape].params:
+            value = params.get(param.name)
+            if value is None and param.default is None:
+                continue
+            if value is None and param.default is ...:
+                raise bad_type(
+                    self.where, param.name, f"{param.doc} (kind {self.kind!r})", None, hint_for(None)
+                )
+            values[param.name] = param.check(self.where, param.default if value is None else value)
+        self.params.update(values)
+        return values
+
+    def _step_phase(self, n_updates: object) -> Phase:
+        where, steps, warmup, at = self.where, self.max_steps, self.warmup_steps, self.final_lr_at
+        if self.kind == "exponential":
+            derived = b.decay_steps(steps, warmup, at, where=where)
+            if n_updates is not None and check_count(where, "n_updates", n_updates) != derived:
+                what = "max_steps - warmup_steps" + (" - 1" if at == "last_step" else "")
+                raise bad_value(
+                    where,
+                    "n_updates",
+                    f"{what} = {derived} for kind='exponential', which decays on every step",
+                    {"n_updates": n_updates, "max_steps": steps, "warmup_steps": warmup},
+                    f"Set n_updates={derived} (or leave it out), or use kind='step' or 'multistep'",
+                )
+            n_updates = derived
+        count = check_count(where, "n_updates", n_updates)
+        span = b.check_decays(where, steps, count, warmup, at)
+        if self.kind == "step":
+            b.check_divisible(where, steps, count, warmup, at)
+        self._gamma = derive_gamma(where, self.initial_lr, self.final_lr, count)
+        self.n_updates, self._plateaus = count, b.plateaus_of(count, at)
+        return Phase("multistep", span, self.final_lr, (("n_updates", count), ("plateaus", self._plateaus)))
+
+    def _wsd(
+        self, decay_steps: object, decay_shape: object, params: dict[str, object], end: int
+    ) -> list[Phase]:
+        where, warmup = self.where, self.warmup_steps
+        if decay_steps is None:
+            rule = "a whole number (the length of the final decay)"
+            raise bad_type(where, "decay_steps", rule, None, hint_for(None))
+        if isinstance(decay_steps, str):
+            self.given["decay_steps"] = decay_steps
+        length = steps_of(where, "decay_steps", decay_steps, self._context)
+        if length > self.max_steps - warmup:
+            raise bad_value(
+                where,
+                "decay_steps",
+                "in [1, max_steps - warmup_steps]",
+                {"decay_steps": length, "max_steps": self.max_steps, "warmup_steps": warmup},
+                "The decay cannot start before warmup ends; use fewer decay_steps",
+            )
+        name = DEFAULT_DECAY_SHAPE if decay_shape is None else decay_shape
+        shape = check_choice(where, "decay_shape", name, DECAY_SHAPES)
+        for param, value in params.items():
+            if value is not None and all(p.name != param for p in SHAPES[shape].params):
+                rule = f"left out for decay_shape={shape!r} (it applies to {_owners(param)})"
+                raise bad_value(where, param, rule, {param: value, "decay_shape": shape})
+        values = self._shape_params(shape, params)
+        if SHAPES[shape].multiplicative and self.final_lr == 0.0:
+            raise bad_value(
+                where,
+                "final_lr",
+                f"> 0 for decay_shape={shape!r}, whose LRs are ratios of its ends",
+                {"final_lr": self.final_lr},
+                f"Decay shapes that reach 0: {[s for s in DECAY_SHAPES if not SHAPES[s].multiplicative]}",
+            )
+        self.decay_steps, self.decay_shape = length, shape
+        start = min(self.max_steps - length, end - 1)  # the last step at initial_lr
+        hold = [Phase("constant", start - warmup, self.initial_lr)] if start > warmup else []
+        return [*hold, Phase(shape, end - start, self.final_lr, tuple(values.items()))]
+
+    # -- what the phases say --------------------------------------------------------------------
+
+    def __getattr__(self, name: str) -> Any:
+        """A shape parameter (``power``, ``T_0``, ...) of this schedule, or None where it has none."""
+        if name in SHAPE_PARAMS:
+            return self.__dict__.get("params", {}).get(name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     @property
     def stepwise(self) -> bool:
         """Whether the LR decays by gamma at ``n_updates`` steps (step, multistep, exponential)."""
-        return self._shape is None
+        return self.kind in STEP_KINDS
 
     @property
     def gamma(self) -> float:
@@ -243,19 +395,14 @@ class Schedule:
         return self._gamma
 
     @property
+    def low_powers(self) -> tuple[float, ...]:
+        """``gamma**r`` for ``r < LOW_POWERS`` of a step kind (empty for a shape)."""
+        return low_powers(self._gamma) if self.stepwise else ()
+
+    @property
     def count(self) -> int:
         """``m``: the number of decays of a step kind (0 for a continuous kind)."""
-        return self._count
-
-    @property
-    def low_powers(self) -> tuple[float, ...]:
-        """``gamma**r`` for ``r < LOW_POWERS`` (see :data:`~bounded_lr_resolver.bounds.LOW_POWERS`)."""
-        return self._low_powers
-
-    @property
-    def decay_span(self) -> int:
-        """``D = max_steps - warmup_steps``: the steps after warmup."""
-        return self._span
+        return self.n_updates or 0
 
     @property
     def plateaus(self) -> int:
@@ -263,60 +410,80 @@ class Schedule:
         return self._plateaus
 
     @property
+    def decay_span(self) -> int:
+        """``D = max_steps - warmup_steps``: the steps after warmup."""
+        return self.max_steps - self.warmup_steps
+
+    @property
     def step_size(self) -> int | None:
         """Steps between decays when they are evenly spaced (always for ``kind="step"``), else None."""
         if not self.stepwise:
             return None
-        size, rest = divmod(self._span, self._plateaus)
+        size, rest = divmod(self.decay_span, self._plateaus)
         return None if rest else size
+
+    def _decaying(self) -> list[Part]:
+        return [p for p in self.plan.parts if p.begin >= self.warmup_steps and p.phase.shape != "constant"]
+
+    @property
+    def first_decay_step(self) -> int:
+        """The first step after warmup whose LR may be below the one before it."""
+        parts = self._decaying()
+        if not parts:
+            return self.warmup_steps
+        first = parts[0]
+        if self.stepwise:
+            return first.begin + milestone(1, first.phase.length, first.params["plateaus"])
+        return first.begin + 1
 
     @property
     def decay_start(self) -> int:
         """The last step at ``initial_lr`` before the LR starts to fall (the end of warmup or hold)."""
-        if self.stepwise:
-            return self.first_decay_step - 1
-        return self._start
-
-    @property
-    def first_decay_step(self) -> int:
-        """The first step whose LR is below the one before it (unless final_lr == initial_lr)."""
-        if self.stepwise:
-            return self.warmup_steps + self._span // self._plateaus
-        return self._start + 1
+        return self.first_decay_step - 1
 
     @property
     def last_decay_step(self) -> int:
-        """The step at which the LR first equals ``final_lr``."""
+        """The step at which the LR first equals ``final_lr`` for good."""
+        parts = self._decaying()
+        if not parts:
+            return self.warmup_steps
+        last = parts[-1]
         if self.stepwise:
-            return self.warmup_steps + (self._count * self._span) // self._plateaus
-        return self._end
+            return last.begin + milestone(self.count, last.phase.length, self._plateaus)
+        return last.stop
 
     @property
     def change_steps(self) -> int:
-        """How many steps after warmup may change the LR: ``n_updates``, or every step of a shape."""
-        return self._count if self.stepwise else self._end - self._start
+        """How many steps after warmup may change the LR: the decays, or every step of a shape."""
+        return sum(
+            p.params["n_updates"] if SHAPES[p.phase.shape].stepwise else p.phase.steps
+            for p in self._decaying()
+        )
 
     def milestones(self) -> list[int]:
         """The decay steps of a step kind, as :func:`~bounded_lr_resolver.bounds.milestones` gives them."""
         if not self.stepwise:
             raise bad_value(self.where, "kind", "a step kind for milestones", {"kind": self.kind})
-        return milestones(self.max_steps, self._count, self.warmup_steps, self.final_lr_at, where=self.where)
+        return b.milestones(self.max_steps, self.count, self.warmup_steps, self.final_lr_at, where=self.where)
 
     def decays_at(self, step: int) -> int:
         """How many decays of a step kind have happened by scheduler step ``step`` (0 during warmup)."""
-        tau = step - self.warmup_steps
-        if tau < 0:
-            return 0
-        return min(self._count, ((tau + 1) * self._plateaus - 1) // self._span)
+        return self.plan.decays_by(step)
 
     def ends(self, base_lr: float | None = None) -> tuple[float, float]:
-        """A param group's ``(start, end)`` LRs: ``base_lr`` and ``base_lr * final_lr / initial_lr``.
-
-        ``base_lr=None`` (or ``initial_lr`` itself) gives the declared bounds exactly.
-        """
+        """A param group's ``(start, end)`` LRs: ``base_lr`` and ``base_lr * final_lr / initial_lr``."""
         if base_lr is None or base_lr == self.initial_lr:
             return self.initial_lr, self.final_lr
         return base_lr, base_lr * (self.final_lr / self.initial_lr)
+
+    def plan_for(self, base_lr: float | None = None) -> Plan:
+        """The plan of a param group whose base LR is ``base_lr`` (default: ``initial_lr``)."""
+        if base_lr is None or base_lr == self.initial_lr:
+            return self.plan
+        plan = self._scaled.get(base_lr)
+        if plan is None:
+            plan = self._scaled[base_lr] = self.plan.scaled(base_lr)
+        return plan
 
     def lr_at(self, step: int, base_lr: float | None = None) -> float:
         """The LR after ``step`` scheduler steps, i.e. the LR that training step ``step`` uses.
@@ -326,50 +493,36 @@ class Schedule:
             base_lr: a param group's own initial LR; the group then ends at
                 ``base_lr * final_lr / initial_lr``. Defaults to ``initial_lr``.
         """
-        base, final = self.ends(base_lr)
-        warmup = self.warmup_steps
-        if step < warmup:
-            if step < 0:
-                raise bad_value(self.where, "step", "a scheduler step count >= 0", {"step": step})
-            factor = self.warmup_start_factor
-            return base * (factor + (1.0 - factor) * step / warmup)
-        shape = self._shape
-        if shape is not None:
-            end, start = self._end, self._start
-            if step >= end:
-                return final
-            if step <= start:
-                return base
-            lr = shape((step - start) / (end - start), base, final, self.power or 1.0)
-            return base if lr > base else final if lr < final else lr
-        k = ((step - warmup + 1) * self._plateaus - 1) // self._span
-        if k >= self._count:
-            return final
-        low = k & (LOW_POWERS - 1)
-        return max(final, base * (self._gamma ** (k - low) * self._low_powers[low]))
+        return self.plan_for(base_lr).lr_at(step)
 
     def bounds(self) -> dict[str, object]:
         """The declared fields that apply to this kind, as plain data (checkpoints, summaries, CSV).
 
-        A step kind has no shape parameters and a shape no ``n_updates``, so a checkpoint of a step
-        kind written before the shapes existed has exactly the same bounds.
+        A step kind's bounds are what they were before the phases, so its old checkpoints load.
         """
-        skip = ("n_updates",) if not self.stepwise else ()
-        return {
-            name: getattr(self, name)
-            for name in SCHEDULE_FIELDS
-            if name not in skip and (name not in _ONLY_FOR or self.kind in _ONLY_FOR[name])
+        data: dict[str, object] = {
+            "initial_lr": self.initial_lr,
+            "final_lr": self.final_lr,
+            "max_steps": self.max_steps,
         }
+        if self.stepwise:
+            data["n_updates"] = self.n_updates
+        data.update(kind=self.kind, final_lr_at=self.final_lr_at, warmup_steps=self.warmup_steps)
+        data["warmup_start_factor"] = self.warmup_start_factor
+        data.update(self.params)
+        if self.kind == "wsd":
+            data.update(decay_steps=self.decay_steps, decay_shape=self.decay_shape)
+        if self.warmup_shape != "linear":
+            data["warmup_shape"] = self.warmup_shape
+        if self.kind == "phases":
+            data["phases"] = [phase.as_dict() for phase in self.phases]
+        return data
 
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Schedule) and self.bounds() == other.bounds()
 
-def _check_power(where: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise bad_type(where, "power", "a number > 0", value, _hint_for(value))
-    number = float(value)
-    if not (0.0 < number < math.inf):  # also rejects NaN
-        raise bad_value(where, "power", "a finite number > 0", {"power": value})
-    return number
+    def __hash__(self) -> int:
+        return hash(repr(self.bounds()))
 
-
-SCHEDULE_FIELDS: Final = tuple(f.name for f in fields(Schedule) if f.init and f.name != "where")
-"""The declared fields of a :class:`Schedule` (its constructor's arguments, ``where`` aside)."""
+    def __repr__(self) -> str:
+        return "Schedule(" + ", ".join(f"{key}={value!r}" for key, value in self.bounds().items()) + ")"

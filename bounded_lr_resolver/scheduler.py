@@ -1,15 +1,15 @@
 """The torch side: :class:`BoundedLR`, a closed-form LR scheduler.
 
-``BoundedLR`` computes every LR from the step count in float64 (``base * gamma**k``) and writes
-it into the optimizer (filling a tensor LR in place), so there is no drift from chained fp32
-multiplication, resuming is bitwise exact, and the bounds hold exactly. It is built by
-:func:`~bounded_lr_resolver.factory.build_scheduler`; its checkpoints are checked by
-:mod:`bounded_lr_resolver.checkpoint`.
+``BoundedLR`` computes every LR from the step count in float64 (each param group's
+:class:`~bounded_lr_resolver.phases.Plan`) and writes it into the optimizer (filling a tensor LR
+in place), so there is no drift from chained fp32 multiplication, resuming is bitwise exact, and
+the bounds hold exactly. It is built by :func:`~bounded_lr_resolver.factory.build_scheduler`;
+loading a checkpoint is parse (:mod:`bounded_lr_resolver.checkpoint`), decide
+(:mod:`bounded_lr_resolver.resume`), apply.
 """
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -18,14 +18,15 @@ import torch
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
-from bounded_lr_resolver.checkpoint import FP32_RTOL, describe_mismatch, validated_state
-from bounded_lr_resolver.errors import ResumeMismatchError, StepCountWarning, bad_type, bad_value
-from bounded_lr_resolver.replan import ON_RESUME_CHANGE, Plan, plans, same_future, tail
+from bounded_lr_resolver import _compat
+from bounded_lr_resolver.checkpoint import LOAD, parse, tail_record
+from bounded_lr_resolver.errors import StepCountWarning, bad_type, bad_value
+from bounded_lr_resolver.phases import Plan
+from bounded_lr_resolver.resume import ON_RESUME_CHANGE, Decision, decide
 from bounded_lr_resolver.schedule import Schedule
 
 __all__ = ["BoundedLR", "check_group_lr"]
 
-_LOAD = "BoundedLR.load_state_dict"
 _STEP_SLACK = 100  # AMP's GradScaler skips optimizer steps while it calibrates its scale
 _WARNED = 2**62  # optimizer steps counted once StepCountWarning was given
 
@@ -33,20 +34,20 @@ _WARNED = 2**62  # optimizer steps counted once StepCountWarning was given
 class BoundedLR(LRScheduler):
     """An LR scheduler that follows a validated :class:`~bounded_lr_resolver.schedule.Schedule`.
 
-    Each param group ``g`` has its own base LR ``b_g`` and follows ``schedule.lr_at(t, b_g)``:
-    linear warmup to ``b_g``, then ``n_updates`` decays by the same gamma to
-    ``b_g * final_lr / initial_lr``, held after that. Call :meth:`step` once after each
+    Each param group ``g`` has its own base LR ``b_g`` and follows the schedule's plan scaled to
+    it (every LR ``v`` becomes ``b_g * v / initial_lr``): warmup to ``b_g``, then the phases down
+    to ``b_g * final_lr / initial_lr``, held after that. Call :meth:`step` once after each
     ``optimizer.step()``, as with any torch scheduler.
 
     Other code touching the same optimizer is honoured, never silently undone:
 
     - a param group added later (``optimizer.add_param_group``, e.g. Lightning's
       ``BackboneFinetuning``) joins the schedule at its own LR and from then on follows the same
-      decays (its ratio to the schedule is kept), as torch's own schedulers do;
+      plan (its ratio to the schedule is kept), as torch's own schedulers do;
     - an LR changed from outside between two steps (``ReduceLROnPlateau``, a chained torch
       scheduler, ``group["lr"] = ...``) becomes a factor on the rest of that group's schedule:
-      the next step writes ``factor * schedule.lr_at(t)``, so changes compound as with torch's
-      chained schedulers. The factors are part of :meth:`state_dict`.
+      the next step writes ``factor * plan(t)``, so changes compound as with torch's chained
+      schedulers. The factors are part of :meth:`state_dict`.
 
     Args:
         optimizer: the wrapped optimizer; every group's lr is a float or a 0-dim float32/float64
@@ -55,7 +56,7 @@ class BoundedLR(LRScheduler):
         last_epoch: as in torch; ``-1`` starts a new schedule.
         on_resume_change: what :meth:`load_state_dict` does with a checkpoint saved under other
             bounds: ``"refuse"`` (raise :class:`~bounded_lr_resolver.errors.ResumeMismatchError`)
-            or ``"replan"`` (plan the rest of the run, see :mod:`bounded_lr_resolver.replan`).
+            or ``"replan"`` (plan the rest of the run, see :mod:`bounded_lr_resolver.resume`).
     """
 
     def __init__(
@@ -79,22 +80,20 @@ class BoundedLR(LRScheduler):
             )
         for index, group in enumerate(groups):
             check_group_lr("BoundedLR", index, group["lr"])
-        self._plan = list(plan)
-        self._declared = len(self._plan)
-        self._factors = [1.0] * len(self._plan)
+        self._schedules = list(plan)  # (schedule, base) of each declared group
+        self._declared = len(self._schedules)
+        # what each group follows (declared groups, then added ones), in its own LRs
+        self._plans: list[Plan] = [schedule.plan_for(base) for schedule, base in self._schedules]
+        self._bases = [base for _, base in self._schedules]
+        self._factors = [1.0] * len(self._plans)
         # The tensors behind tensor LRs: compiled graphs hold them, so every write fills these same
         # objects in place (older torch versions assign a float over them in their own step()).
         self._lr_tensors: list[torch.Tensor | None] = [_tensor(group["lr"]) for group in groups]
         self._written: list[float] | None = None  # the LR last written into each group (float64)
-        self._versions: list[int] = []  # each tensor LR's version counter right after that write
-        # (lr_at, base, factor, tensor) per group, for the hot path; rebuilt when the plan changes
-        self._entries: list[tuple[Any, float, float, torch.Tensor | None]] = []
+        self._versions: list[int] = []  # each tensor LR's version counter after the last write
         # groups a loaded checkpoint had adopted that the optimizer has not re-added yet
-        self._pending: list[tuple[Schedule, float, float]] = []
-        # the tails of re-planned resumes: (r, one schedule per declared group) for steps after r,
-        # and the (schedule, base) each declared group followed before the first of them
-        self._tails: list[tuple[int, list[Schedule]]] = []
-        self._origin: list[tuple[Schedule, float]] = []
+        self._pending: list[tuple[float, float]] = []
+        self._decision = Decision(list(self._plans), [], [])  # the record of re-planned resumes
         # scheduler and optimizer steps since the build (or the last load), for StepCountWarning
         self._steps_taken = 0
         self._optimizer_steps = 0
@@ -103,39 +102,43 @@ class BoundedLR(LRScheduler):
 
     @property
     def schedules(self) -> tuple[Schedule, ...]:
-        """The schedule each param group follows."""
-        return tuple(schedule for schedule, _ in self._plan)
+        """The schedule each param group follows (an added group: the main group's)."""
+        main = self._schedules[_main(self._bases[: self._declared])][0]
+        return tuple(schedule for schedule, _ in self._schedules) + (main,) * (
+            len(self._plans) - self._declared
+        )
 
     @property
     def base_lrs_exact(self) -> tuple[float, ...]:
-        """Each param group's base LR as the float64 value the schedule uses."""
-        return tuple(base for _, base in self._plan)
+        """Each param group's base LR as the float64 value its plan starts from."""
+        return tuple(self._bases)
 
     @property
     def plans(self) -> tuple[Plan, ...]:
-        """Each declared group's whole plan: its schedule, then the tails of re-planned resumes."""
-        return tuple(plans(self._origin or self._plan[: self._declared], self._tails))
+        """Each declared group's whole plan: its schedule, then the rests of re-planned resumes."""
+        return tuple(self._plans[: self._declared])
 
     @property
     def resumed_at(self) -> tuple[int, ...]:
         """The steps at which a resume re-planned the rest of the run (empty: never)."""
-        return tuple(step for step, _ in self._tails)
+        return self._decision.resumed_at
 
-    def _lr_at(self, index: int) -> Any:
-        """Group ``index``'s ``lr_at(step, base)``: its schedule's, or its plan's after a re-plan.
+    @property
+    def checkpoint_plans(self) -> tuple[Plan, ...]:
+        """What each declared group followed in the last checkpoint loaded (before any re-plan)."""
+        before = self._decision.before
+        return tuple(self.plans if before is None else before)
 
-        After a re-plan a declared group follows its own plan exactly; an added group follows the
-        main group's plan at its ratio to the main group's base LR.
-        """
-        if not self._tails:
-            return self._plan[index][0].lr_at
-        declared = index < self._declared
-        owner = index if declared else _main(self.base_lrs_exact[: self._declared])
-        plan = self.plans[owner]
-        if declared:
-            return lambda step, _base: plan.lr_at(step)
-        ratio = self._plan[index][1] / self._plan[owner][1]
-        return lambda step, _base: plan.lr_at(step, plan.base * ratio)
+    @property
+    def checkpoint_schedules(self) -> tuple[Schedule, ...]:
+        """What the config of the last checkpoint loaded declared, per declared group."""
+        declared = self._decision.declared
+        return tuple(schedule for schedule, _ in self._schedules) if declared is None else tuple(declared)
+
+    def replanned(self, group: int) -> Plan | None:
+        """The rest of the run the last re-plan gave ``group``, counted from its step (None: none)."""
+        segments = self._decision.segments
+        return segments[-1][1][group] if segments else None
 
     @property
     def factors(self) -> tuple[float, ...]:
@@ -144,10 +147,7 @@ class BoundedLR(LRScheduler):
 
     def lrs_at(self, step: int) -> list[float]:
         """Every group's LR after ``step`` scheduler steps (no stepping, no side effects)."""
-        return [
-            self._lr_at(index)(step, base) * factor
-            for index, ((_, base), factor) in enumerate(zip(self._plan, self._factors, strict=True))
-        ]
+        return [plan.lr_at(step) * factor for plan, factor in zip(self._plans, self._factors, strict=True)]
 
     def get_lr(self) -> list[float | torch.Tensor]:
         """The LRs at :attr:`last_epoch`, in closed form."""
@@ -205,23 +205,23 @@ class BoundedLR(LRScheduler):
         written = self._written
         if written is None or len(groups) != len(written):
             return written is not None
-        for group, lr, (_, _, _, tensor), version in zip(groups, written, self._entries, self._versions):  # noqa: B905
+        for group, lr, tensor, version in zip(groups, written, self._lr_tensors, self._versions):  # noqa: B905
             now = group["lr"]
             if tensor is None:
                 if now != lr or now.__class__ is not float:
                     return True
-            elif now is not tensor or tensor._version != version:  # noqa: SLF001 - bumped by in-place writes
+            elif now is not tensor or _compat.version(tensor) != version:
                 return True
         return False
 
     def _follow_outside_changes(self) -> None:
         """Adopt param groups added since the last step and fold outside LR changes into factors."""
         groups = self.optimizer.param_groups
-        if len(groups) < len(self._plan):
+        if len(groups) < len(self._plans):
             raise bad_value(
                 "BoundedLR.step",
                 "optimizer.param_groups",
-                f"at least the {len(self._plan)} param groups this scheduler follows "
+                f"at least the {len(self._plans)} param groups this scheduler follows "
                 "(groups cannot be removed)",
                 {"param groups": len(groups)},
             )
@@ -245,61 +245,64 @@ class BoundedLR(LRScheduler):
                 )
             factors[index] *= now / before
         adopted = [
-            self._adopt(index, group["lr"]) for index, group in enumerate(groups) if index >= len(self._plan)
+            self._adopt(index, group["lr"]) for index, group in enumerate(groups) if index >= len(self._plans)
         ]
         self._factors = factors
-        for entry, factor, tensor in adopted:
-            self._plan.append(entry)
+        for plan, base, factor, tensor in adopted:
+            self._plans.append(plan)
+            self._bases.append(base)
             self._factors.append(factor)
             self._lr_tensors.append(tensor)
-        self._entries = []  # factors or groups changed: rebuilt at the next write
 
-    def _adopt(self, index: int, lr: object) -> tuple[tuple[Schedule, float], float, torch.Tensor | None]:
-        """A group added after the build: it follows the main schedule at its own ratio.
+    def _adopt(self, index: int, lr: object) -> tuple[Plan, float, float, torch.Tensor | None]:
+        """A group added after the build: it follows the main group's plan at its own ratio.
 
         A group that a loaded checkpoint had adopted, re-added after the load (as Lightning's
         BackboneFinetuning does on a resume), takes its base LR and factor from the checkpoint.
         """
         check_group_lr("BoundedLR.step", index, lr)
         tensor = _tensor(lr)
+        main = _main(self._bases[: self._declared])
+        plan = self._plans[main]
         if self._pending:
-            pending_schedule, pending_base, pending_factor = self._pending.pop(0)
-            return (pending_schedule, pending_base), pending_factor, tensor
-        main = _main(self.base_lrs_exact)
-        schedule, base = self._plan[main]
+            base, factor = self._pending.pop(0)
+            return plan.scaled(base) if base != self._bases[main] else plan, base, factor, tensor
         value = float(lr)  # type: ignore[arg-type]
-        now = self._lr_at(main)(max(self.last_epoch, 0), base)
-        entry, factor = ((schedule, value), 1.0) if now == 0.0 else ((schedule, base), value / now)
-        return entry, factor, tensor
+        now = plan.lr_at(max(self.last_epoch, 0))
+        if now == 0.0:
+            return plan.scaled(value), value, 1.0, tensor
+        return plan, self._bases[main], value / now, tensor
 
     def _write(self, step: int) -> None:
         """Write every group's LR for ``step`` (filling tensor LRs in place); remember what was written.
 
-        ``_versions`` holds each tensor LR's version counter right after the write (0 for floats),
-        so an in-place change from outside is seen without reading the tensor (no device sync).
+        Groups that follow the same plan share one evaluation. ``_versions`` holds each tensor LR's
+        version counter after every write, so an in-place change from outside is seen without
+        reading the tensor (no device sync), and a tensor shared by several groups is not mistaken
+        for one.
         """
-        if len(self._entries) != len(self._plan):
-            self._entries = [
-                (self._lr_at(index), base, factor, tensor)
-                for index, ((_, base), factor, tensor) in enumerate(
-                    zip(self._plan, self._factors, self._lr_tensors, strict=True)
-                )
-            ]
         written: list[float] = []
-        versions: list[int] = []
-        for group, (lr_at, base, factor, tensor) in zip(self.optimizer.param_groups, self._entries):  # noqa: B905
-            lr = lr_at(step, base) * factor
+        last_plan: Plan | None = None
+        value = 0.0
+        tensors = self._lr_tensors
+        any_tensor = False
+        for group, plan, factor, tensor in zip(  # noqa: B905
+            self.optimizer.param_groups, self._plans, self._factors, tensors
+        ):
+            if plan is not last_plan:
+                value, last_plan = plan.lr_at(step), plan
+            lr = value if factor == 1.0 else value * factor
             if tensor is None:
                 group["lr"] = lr
-                versions.append(0)
             else:
                 tensor.fill_(lr)
                 group["lr"] = tensor
-                versions.append(tensor._version)  # noqa: SLF001 - bumped by in-place writes
+                any_tensor = True
             written.append(lr)
         self._written = written
         self._last_lr = written  # type: ignore[assignment]  # floats; get_last_lr gives the groups' types
-        self._versions = versions
+        if any_tensor or len(self._versions) != len(tensors):  # float LRs only: the zeros are kept
+            self._versions = [0 if tensor is None else _compat.version(tensor) for tensor in tensors]
 
     def get_last_lr(self) -> list[float | torch.Tensor]:
         """The LRs this scheduler last wrote, with the groups' own types (tensors are new copies)."""
@@ -309,15 +312,16 @@ class BoundedLR(LRScheduler):
         ]
 
     def __repr__(self) -> str:
-        schedule = self._plan[_main(self.base_lrs_exact)][0]
+        schedule = self._schedules[_main(self._bases[: self._declared])][0]
         fields = ", ".join(f"{key}={value!r}" for key, value in schedule.bounds().items())
-        return f"BoundedLR({fields}, param_groups={len(self._plan)}, step={self.last_epoch})"
+        return f"BoundedLR({fields}, param_groups={len(self._plans)}, step={self.last_epoch})"
 
     def _bounds(self) -> list[dict[str, object]]:
-        return [dict(schedule.bounds(), base_lr=base) for schedule, base in self._plan[: self._declared]]
+        return [dict(schedule.bounds(), base_lr=base) for schedule, base in self._schedules]
 
     def state_dict(self) -> dict[str, Any]:
         """The step count, the bounds and the outside factors, as plain data (``weights_only`` loads)."""
+        decision = self._decision
         return {
             "last_epoch": self.last_epoch,
             "_step_count": self._step_count,
@@ -327,24 +331,26 @@ class BoundedLR(LRScheduler):
             "factors": self._factors[: self._declared],
             "adopted": [
                 {"base_lr": base, "factor": factor}
-                for (_, base), factor in zip(
-                    self._plan[self._declared :], self._factors[self._declared :], strict=True
+                for base, factor in zip(
+                    self._bases[self._declared :], self._factors[self._declared :], strict=True
                 )
             ]
-            + [{"base_lr": base, "factor": factor} for _, base, factor in self._pending],
+            + [{"base_lr": base, "factor": factor} for base, factor in self._pending],
             "segments": [
-                {"step": step, "groups": [part.bounds() for part in parts]} for step, parts in self._tails
+                {"step": step, "groups": [tail_record(rest) for rest in rests]}
+                for step, rests in decision.segments
             ],
-            "origin": [dict(schedule.bounds(), base_lr=base) for schedule, base in self._origin],
+            "origin": [dict(schedule.bounds(), base_lr=base) for schedule, base in decision.origin],
         }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore the step count and factors; refuse or re-plan a checkpoint saved under other bounds.
 
-        The whole dict is validated before anything is applied. After loading, the optimizer's
-        LRs are rewritten for the restored step, so the order in which the optimizer and the
-        scheduler are restored does not matter. Bounds that differ but give the same LR at every
-        step after the checkpoint's (``kind`` step <-> multistep with the same milestones,
+        Parse (the whole dict is validated), decide (keep, accept an unchanged future, re-plan or
+        refuse), then apply: nothing is changed unless everything is valid. After loading, the
+        optimizer's LRs are rewritten for the restored step, so the order in which the optimizer
+        and the scheduler are restored does not matter. Bounds that differ but give the same LR at
+        every step after the checkpoint's (``kind`` step <-> multistep with the same milestones,
         ``warmup_start_factor`` after warmup) are accepted as they are; other differences are
         refused, or with ``on_resume_change="replan"`` the rest of the run is re-planned.
 
@@ -354,61 +360,35 @@ class BoundedLR(LRScheduler):
                 cannot be honoured and what would).
             BoundsError, BoundsTypeError: a truncated or foreign checkpoint, naming the field.
         """
-        state = validated_state(state_dict, self._bounds())
-        self._origin, self._tails = self._resumed_plan(state)
+        saved = parse(state_dict, self._declared)
+        decision = decide(saved, self._schedules, self._on_resume_change)
+        groups = self.optimizer.param_groups
+        adopted = saved.adopted
+        present = min(len(adopted), len(groups) - self._declared)  # the others join when added
+        for index in range(self._declared, self._declared + present):
+            check_group_lr(LOAD, index, groups[index]["lr"])
+        # -- apply: nothing below raises
+        self._decision = decision
         self._steps_taken = 0
         if self._optimizer_steps < _WARNED:
             self._optimizer_steps = 0
-        groups = self.optimizer.param_groups
-        main = self._plan[_main(self.base_lrs_exact)][0]
-        adopted = state["adopted"]
-        present = min(len(adopted), len(groups) - self._declared)  # the others join when added
-        for index in range(self._declared, self._declared + present):
-            check_group_lr(_LOAD, index, groups[index]["lr"])
-        self._pending = [(main, entry["base_lr"], entry["factor"]) for entry in adopted[present:]]
-        self._plan = self._plan[: self._declared] + [(main, entry["base_lr"]) for entry in adopted[:present]]
-        self._factors = state["factors"] + [entry["factor"] for entry in adopted[:present]]
-        self._entries = []
+        main = _main(self._bases[: self._declared])
+        main_plan = decision.plans[main]
+        self._plans = list(decision.plans)
+        self._bases = self._bases[: self._declared]
+        for entry in adopted[:present]:
+            base = entry["base_lr"]
+            self._plans.append(main_plan if base == self._bases[main] else main_plan.scaled(base))
+            self._bases.append(base)
+        self._pending = [(entry["base_lr"], entry["factor"]) for entry in adopted[present:]]
+        self._factors = saved.factors + [entry["factor"] for entry in adopted[:present]]
         self._lr_tensors = self._lr_tensors[: self._declared] + [
             _tensor(groups[index]["lr"]) for index in range(self._declared, self._declared + present)
         ]
-        self.last_epoch = state["last_epoch"]
-        self._step_count = state["_step_count"]
+        self.last_epoch = saved.last_epoch
+        self._step_count = saved.step_count
         self._written = None
         self._write(self.last_epoch)
-
-    def _resumed_plan(
-        self, state: dict[str, Any]
-    ) -> tuple[list[tuple[Schedule, float]], list[tuple[int, list[Schedule]]]]:
-        """The origin and tails to follow after loading ``state``: as recorded, or re-planned."""
-        origin: list[tuple[Schedule, float]] = state["origin"]
-        recorded: list[tuple[int, list[Schedule]]] = state["segments"]
-        if state["same"]:
-            return origin, recorded
-        saved: list[dict[str, Any]] = state["bounds"]
-        step: int = state["last_epoch"]
-        declared = self._plan[: self._declared]
-        try:
-            old = [
-                (Schedule(**{k: v for k, v in bounds.items() if k != "base_lr"}), float(bounds["base_lr"]))
-                for bounds in saved
-            ]
-        except (TypeError, KeyError, ValueError):  # not our bounds at all: refuse as before
-            raise ResumeMismatchError(describe_mismatch(saved, self._bounds(), readable=False)) from None
-        unchanged = all(
-            same_future(before, schedule, step) and math.isclose(before_base, base, rel_tol=FP32_RTOL)
-            for (before, before_base), (schedule, base) in zip(old, declared, strict=True)
-        )
-        if unchanged:
-            return origin, recorded
-        if self._on_resume_change != "replan":
-            raise ResumeMismatchError(describe_mismatch(saved, self._bounds()))
-        current = plans(origin or old, recorded)
-        parts = [
-            tail(current[index], schedule, step, base, saved[index])
-            for index, (schedule, base) in enumerate(declared)
-        ]
-        return origin or old, [*recorded, (step, parts)]
 
 
 def _main(bases: Sequence[float]) -> int:

@@ -1,140 +1,136 @@
-"""Typed schemas of the shipped ``bounded_lr`` configs, served to Hydra as ``bounded_lr_schema/<kind>``.
+"""Typed schemas of the shipped ``bounded_lr`` options, generated from the options and the shape registry.
 
-Each YAML option in ``conf/bounded_lr/`` starts from its schema
-(``defaults: [/bounded_lr_schema/<kind>@_here_]``), so a wrong type on the command line
-(``scheduler.final_lr=abc``, ``scheduler.n_updates=1.5``) fails at compose time with OmegaConf's
-type error naming the key, before anything runs. A test checks that each YAML file and its schema
-have the same keys and defaults.
+Each option of :data:`~bounded_lr_resolver.options.OPTIONS` becomes one dataclass: the fields every
+option has, the fields of its kind (``n_updates``, ``power``, ``decay_steps``, ``phases``, ...:
+the shape registry says which), its derived scalars (``gamma``, ``step_size``: ``${blr.derived:...}``,
+computed from the node itself, never a derived list), and the option's own defaults. The plugin
+serves them as the group ``bounded_lr`` (``bounded_lr@scheduler: step``), built on first use, so a
+wrong type on the command line (``scheduler.final_lr=abc``, ``scheduler.n_updates=1.5``) fails at
+compose time with OmegaConf's type error naming the key. There is no YAML copy to drift.
 
-The plugin's config source imports this module only when a config asks for a schema, so apps that
-do not use the shipped group never pay for building them.
+Lengths (``max_steps``, ``warmup_steps``, ``decay_steps``) take steps or durations (``"0.1dur"``),
+so they are typed ``Any`` and checked by ``build_scheduler`` (and the preflight) with our message.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import copy
+import dataclasses
+import functools
+from functools import cache
+from typing import Any, List, Optional  # noqa: UP035 - OmegaConf 2.3 reads typing's forms only
 
 from omegaconf import DictConfig, OmegaConf
 
-__all__ = [
-    "SCHEMAS",
-    "BoundedCosineConf",
-    "BoundedExponentialConf",
-    "BoundedLinearConf",
-    "BoundedMultiStepConf",
-    "BoundedPolynomialConf",
-    "BoundedSchedulerConf",
-    "BoundedShapeConf",
-    "BoundedStepConf",
-    "BoundedWSDConf",
-    "schema_node",
-]
+from bounded_lr_resolver.bounds import SHAPE_KINDS, STEP_KINDS
+from bounded_lr_resolver.options import COMMON, OPTIONS
+from bounded_lr_resolver.schedule import DECAY_SHAPES, WARMUP_SHAPES
+from bounded_lr_resolver.shapes import SHAPES
 
-_GAMMA = "${lr_gamma:${.initial_lr},${.final_lr},${.n_updates}}"
-_DERIVED_ARGS = "${.max_steps},${.n_updates},${.warmup_steps},${.final_lr_at}"
+__all__ = ["FIELD_DOCS", "schema", "schema_node"]
 
+TARGET = "bounded_lr_resolver.build_scheduler"
 
-@dataclass
-class BoundedSchedulerConf:
-    """Fields every bounded scheduler config has (the keyword arguments of build_scheduler)."""
+FIELD_DOCS: dict[str, str] = {
+    "_target_": "instantiate() gives a partial: call it with optimizer= (and any bound known only at run "
+    "time)",
+    "kind": "step | multistep | exponential | a shape | wsd | phases",
+    "initial_lr": "the peak LR (where warmup ends), the optimizer's lr",
+    "final_lr": "the LR the schedule ends at, exactly (0 decays to zero)",
+    "max_steps": "training length in scheduler steps (one step() per optimizer.step()), or 3ep / 2Btok",
+    "final_lr_at": "max_steps: the LR is final_lr after max_steps steps; last_step: step max_steps-1 "
+    "trains at it",
+    "warmup_steps": "warmup steps before the phases, or a duration: 0.05dur, 1ep",
+    "warmup_start_factor": "warmup starts at initial_lr * warmup_start_factor",
+    "warmup_shape": " | ".join(WARMUP_SHAPES),
+    "steps_per_epoch": "optimizer steps per epoch, for lengths in ep",
+    "tokens_per_step": "tokens per optimizer step (global batch x sequence length), for lengths in tok",
+    "on_resume_change": "refuse | replan: resuming a checkpoint saved under other bounds",
+    "n_updates": "number of decays",
+    "gamma": "derived: (final_lr / initial_lr) ** (1 / n_updates)",
+    "step_size": "derived: steps between decays",
+    "decay_steps": "length of the final decay, in [1, max_steps - warmup_steps], or a duration",
+    "decay_shape": " | ".join(DECAY_SHAPES),
+    "phases": "[{shape, steps, end_lr, rewarm, start_lr, <shape parameters>}, ...]",
+    **{param.name: param.doc for shape in SHAPES.values() for param in shape.params},
+}
+"""One line of doc per field, as ``--cfg job`` readers and the docs show it."""
 
-    _target_: str = "bounded_lr_resolver.build_scheduler"  # instantiate() gives a partial:
-    # call it with optimizer= (and any bound known only at run time, e.g. max_steps=...)
-    kind: str = "step"  # step | multistep | exponential
-    initial_lr: float = 0.1  # LR at the start of the decay (the optimizer's lr)
-    final_lr: float = 1e-4  # LR the decay ends at, in (0, initial_lr]
-    max_steps: int = 1_000_000  # training length in scheduler steps (one step() per optimizer.step())
-    n_updates: int = 10_000  # number of decays
-    final_lr_at: str = "max_steps"  # max_steps | last_step: which step first has final_lr
-    warmup_steps: int = 0  # linear warmup steps before the decay
-    warmup_start_factor: float = 0.0  # warmup starts at initial_lr * warmup_start_factor
-    on_resume_change: str = "refuse"  # refuse | replan: a checkpoint saved under other bounds
-    gamma: float = _GAMMA  # type: ignore[assignment]  # derived: (final_lr / initial_lr) ** (1 / n_updates)
-
-
-@dataclass
-class BoundedStepConf(BoundedSchedulerConf):
-    """kind=step: decays every step_size steps (torch StepLR shape)."""
-
-    step_size: int = f"${{lr_step:{_DERIVED_ARGS}}}"  # type: ignore[assignment]  # derived step size
-
-
-@dataclass
-class BoundedMultiStepConf(BoundedSchedulerConf):
-    """kind=multistep: exactly n_updates evenly spread milestones (torch MultiStepLR shape)."""
-
-    kind: str = "multistep"  # step | multistep | exponential
-    milestones: list[int] = field(  # derived decay steps
-        default_factory=lambda: f"${{lr_milestones:{_DERIVED_ARGS}}}"  # type: ignore[arg-type, return-value]
-    )
-
-
-@dataclass
-class BoundedExponentialConf(BoundedSchedulerConf):
-    """kind=exponential: decays on every step (torch ExponentialLR shape)."""
-
-    kind: str = "exponential"  # step | multistep | exponential
-    n_updates: int = "${lr_decay_steps:${.max_steps},${.warmup_steps},${.final_lr_at}}"  # type: ignore[assignment]  # one decay per step after warmup
+_TYPES: dict[str, Any] = {
+    "_target_": str,
+    "kind": str,
+    "initial_lr": float,
+    "final_lr": Optional[float],  # noqa: UP045
+    "max_steps": Any,
+    "final_lr_at": str,
+    "warmup_steps": Any,
+    "warmup_start_factor": float,
+    "warmup_shape": str,
+    "steps_per_epoch": Optional[int],  # noqa: UP045
+    "tokens_per_step": Optional[int],  # noqa: UP045
+    "on_resume_change": str,
+    "n_updates": int,
+    "gamma": float,
+    "step_size": int,
+    "decay_steps": Any,
+    "decay_shape": str,
+    "phases": List[Any],  # noqa: UP006
+}
 
 
-@dataclass
-class BoundedShapeConf:
-    """Fields every continuous kind has: no n_updates (the LR changes on every step), no gamma."""
-
-    _target_: str = "bounded_lr_resolver.build_scheduler"  # instantiate() gives a partial:
-    # call it with optimizer= (and any bound known only at run time, e.g. max_steps=...)
-    kind: str = "cosine"  # cosine | linear | polynomial | wsd
-    initial_lr: float = 0.1  # LR at the start of the decay (the optimizer's lr)
-    final_lr: float = 1e-4  # LR the decay ends at, in (0, initial_lr]: reached exactly, not clamped
-    max_steps: int = 1_000_000  # training length in scheduler steps (one step() per optimizer.step())
-    final_lr_at: str = "max_steps"  # max_steps | last_step: which step first has final_lr
-    warmup_steps: int = 0  # linear warmup steps before the decay
-    warmup_start_factor: float = 0.0  # warmup starts at initial_lr * warmup_start_factor
-    on_resume_change: str = "refuse"  # refuse | replan: a checkpoint saved under other bounds
-
-
-@dataclass
-class BoundedCosineConf(BoundedShapeConf):
-    """kind=cosine: final + (initial - final) * (1 + cos(pi * x)) / 2 (torch CosineAnnealingLR shape)."""
+def _kind_fields(kind: str) -> dict[str, Any]:
+    """The fields of ``kind`` beyond the common ones, with their defaults (derived ones interpolated)."""
+    if kind in STEP_KINDS:
+        values: dict[str, Any] = {
+            "n_updates": "${blr.derived:n_updates}" if kind == "exponential" else 10_000
+        }
+        values["gamma"] = "${blr.derived:gamma}"
+        if kind == "step":
+            values["step_size"] = "${blr.derived:step_size}"
+        return values
+    if kind == "wsd":
+        return {"decay_steps": 100_000, "decay_shape": "cosine"}
+    if kind == "phases":
+        return {"phases": []}
+    assert kind in SHAPE_KINDS
+    return {p.name: p.default for p in SHAPES[kind].params if p.kind_level}
 
 
-@dataclass
-class BoundedLinearConf(BoundedShapeConf):
-    """kind=linear: initial + (final - initial) * x (torch LinearLR shape)."""
-
-    kind: str = "linear"  # cosine | linear | polynomial | wsd
-
-
-@dataclass
-class BoundedPolynomialConf(BoundedShapeConf):
-    """kind=polynomial: final + (initial - final) * (1 - x) ** power (torch PolynomialLR shape)."""
-
-    kind: str = "polynomial"  # cosine | linear | polynomial | wsd
-    power: float = 1.0  # exponent of (1 - x), > 0; 1.0 is linear
+def _type(name: str) -> Any:
+    """A field's type: the common ones above, a shape parameter's own (optional where it has no default)."""
+    if name in _TYPES:
+        return _TYPES[name]
+    param = next(p for shape in SHAPES.values() for p in shape.params if p.name == name)
+    return param.type if param.default not in (None, ...) else Optional[param.type]  # noqa: UP045
 
 
-@dataclass
-class BoundedWSDConf(BoundedShapeConf):
-    """kind=wsd: warmup, hold at initial_lr, then decay over the last decay_steps steps."""
-
-    kind: str = "wsd"  # cosine | linear | polynomial | wsd
-    decay_steps: int = 100_000  # length of the final decay, in [1, max_steps - warmup_steps]
-    decay_shape: str = "cosine"  # linear | cosine | sqrt (1 - sqrt(x)) | exponential
+@cache
+def schema(name: str) -> type:
+    """The dataclass of the shipped option ``name`` (a key of "
+    ":data:`~bounded_lr_resolver.options.OPTIONS`)."""
+    kind, doc, declared = OPTIONS[name]
+    own = _kind_fields(kind)
+    derived = [key for key in ("gamma", "step_size") if key in own]
+    values: dict[str, Any] = {"_target_": TARGET, "kind": kind, **COMMON, **own, **declared}
+    values.update(steps_per_epoch=None, tokens_per_step=None, on_resume_change="refuse")
+    first = ["_target_", "kind", "initial_lr", "final_lr", "max_steps"]
+    middle = [key for key in own if key not in derived]
+    order = [*first, *middle, *(k for k in values if k not in {*first, *middle, *derived}), *derived]
+    fields = []
+    for key in order:
+        default = values[key]
+        if default is ...:
+            default = None  # a required shape parameter: the option gives a value, or the build names it
+        if isinstance(default, list):
+            default = dataclasses.field(default_factory=functools.partial(copy.deepcopy, default))
+        fields.append((key, _type(key), default))
+    cls = dataclasses.make_dataclass(f"Bounded_{name}_Conf", fields)
+    cls.__doc__ = f"bounded_lr/{name}: {doc}"
+    cls.__module__ = __name__
+    return cls
 
 
 def schema_node(name: str) -> DictConfig:
-    """The typed config for ``bounded_lr_schema/<name>`` (a key of :data:`SCHEMAS`)."""
-    node: DictConfig = OmegaConf.structured(SCHEMAS[name])
+    """The typed config of ``bounded_lr/<name>``."""
+    node: DictConfig = OmegaConf.structured(schema(name))
     return node
-
-
-SCHEMAS: dict[str, type[BoundedSchedulerConf] | type[BoundedShapeConf]] = {
-    "step": BoundedStepConf,
-    "multistep": BoundedMultiStepConf,
-    "exponential": BoundedExponentialConf,
-    "cosine": BoundedCosineConf,
-    "linear": BoundedLinearConf,
-    "polynomial": BoundedPolynomialConf,
-    "wsd": BoundedWSDConf,
-}
-"""The schemas by name, as the plugin's config source serves them under ``bounded_lr_schema/``."""

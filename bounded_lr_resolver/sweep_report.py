@@ -137,16 +137,22 @@ def _rows(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 final_lr_at=s.final_lr_at,
                 gamma=s.gamma if s.stepwise else "",
                 step_size="" if s.step_size is None else s.step_size,
-                shape=" ".join(
-                    f"{key}={value}"
-                    for key in ("power", "decay_steps", "decay_shape")
-                    if (value := getattr(s, key))
-                ),
+                shape=_shape(s),
             )
         if job["final_loss"] is not None:
             row["final_loss"] = job["final_loss"]
         rows.append(row)
     return rows
+
+
+def _shape(s: Schedule) -> str:
+    """The shape column: a shape's parameters (from the registry), wsd's cooldown, or each phase in short."""
+    words = [f"{key}={value}" for key, value in s.params.items()]
+    if s.kind == "wsd":
+        words += [f"decay_steps={s.decay_steps}", f"decay_shape={s.decay_shape}"]
+    if s.kind == "phases":
+        words.append("phases=" + ",".join(f"{p.shape}:{p.steps}->{p.end_lr:g}" for p in s.phases))
+    return " ".join(words)
 
 
 def _cell(value: object) -> str:

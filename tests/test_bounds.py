@@ -10,9 +10,11 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from bounded_lr_resolver import bounds
-from bounded_lr_resolver.bounds import Schedule, gamma, milestones, step_size
+from bounded_lr_resolver.bounds import gamma, milestones, step_size
 from bounded_lr_resolver.curve import lr_curve
 from bounded_lr_resolver.errors import BoundedLRError, BoundsError, BoundsTypeError
+from bounded_lr_resolver.schedule import Schedule
+from tests.strategies import CLASSIC_KINDS
 
 SEED_GAMMA = 0.999309463003  # the seed's worked example, to 12 digits
 
@@ -185,7 +187,7 @@ BAD = [
         lambda: step_size(10, 3),
         BoundsError,
         "lr_step: max_steps must be a multiple of n_updates for an evenly stepped decay, got "
-        "max_steps=10, n_updates=3, warmup_steps=0. Use kind='multistep' (resolver lr_milestones, "
+        "max_steps=10, n_updates=3, warmup_steps=0. Use kind='multistep' (resolver blr.milestones, "
         "config bounded_lr/multistep), which spreads exactly n_updates decays over any number of "
         "steps",
         id="non-divisible-step",
@@ -195,7 +197,7 @@ BAD = [
         lambda: step_size(12, 4, 0, "last_step"),
         BoundsError,
         "lr_step: max_steps must be a multiple of n_updates + 1 for an evenly stepped decay, got "
-        "max_steps=12, n_updates=4, warmup_steps=0. Use kind='multistep' (resolver lr_milestones, "
+        "max_steps=12, n_updates=4, warmup_steps=0. Use kind='multistep' (resolver blr.milestones, "
         "config bounded_lr/multistep), which spreads exactly n_updates decays over any number of "
         "steps",
         id="non-divisible-last-step",
@@ -229,7 +231,7 @@ BAD = [
     pytest.param(
         lambda: milestones(10, 10, 0, "last_step"),
         BoundsError,
-        "lr_milestones: n_updates must be <= max_steps - 1 (final_lr_at='last_step' keeps one "
+        "blr.milestones: n_updates must be <= max_steps - 1 (final_lr_at='last_step' keeps one "
         "step before the first decay), got n_updates=10, max_steps=10, warmup_steps=0. There "
         "cannot be more decays than steps",
         id="last-step-needs-a-spare-step",
@@ -237,15 +239,15 @@ BAD = [
     pytest.param(
         lambda: milestones(2**40, 2**30),
         BoundsError,
-        "lr_milestones: n_updates must be <= 10000000 to build a milestone list, got "
+        "blr.milestones: n_updates must be <= 10000000 to build a milestone list, got "
         "n_updates=1073741824. Use kind='exponential' or kind='step', which need no list",
         id="milestone-list-too-long",
     ),
     pytest.param(
         lambda: Schedule(0.1, 1e-4, 100, 10, kind="cosh"),
         BoundsError,  # type: ignore[arg-type]
-        "Schedule: kind must be one of ['step', 'multistep', 'exponential', 'cosine', 'linear', "
-        "'polynomial', 'wsd'], got kind='cosh'",
+        "Schedule: kind must be one of ['step', 'multistep', 'exponential', 'constant', 'linear', 'cosine', "
+        "'polynomial', 'sqrt', 'inverse_sqrt', 'cosine_restarts', 'wsd', 'phases'], got kind='cosh'",
         id="bad-kind",
     ),
     pytest.param(
@@ -281,7 +283,7 @@ lrs = st.floats(min_value=1e-8, max_value=10.0)
 
 @st.composite
 def schedules(draw: st.DrawFn) -> Schedule:
-    kind = draw(st.sampled_from(bounds.KINDS))
+    kind = draw(st.sampled_from(CLASSIC_KINDS))
     at = draw(st.sampled_from(bounds.FINAL_LR_AT))
     initial = draw(lrs)
     final = draw(

@@ -25,6 +25,7 @@ from typing import NamedTuple
 
 import pytest
 
+from bounded_lr_resolver.options import OPTIONS
 from tests.conftest import HYDRA_14, MAIN_KWARGS
 
 OUR_DISTRIBUTION = ("bounded_lr_resolver", "_editable_impl_bounded_lr_resolver", "_bounded_lr_resolver")
@@ -151,14 +152,8 @@ CORPUS: dict[str, App] = {
     ),
 }
 
-HELP_LINE = (re.escape("bounded_lr: cosine, exponential, linear, multistep, polynomial, step, wsd"),)
-SEARCH_PATH = tuple(
-    re.escape(line)
-    for line in (
-        "\tprovider=bounded-lr-resolver, path=pkg://bounded_lr_resolver.conf",
-        "\tprovider=bounded-lr-resolver, path=bounded-lr-schema://",
-    )
-)
+HELP_LINE = (re.escape("bounded_lr: " + ", ".join(sorted(OPTIONS))),)
+SEARCH_PATH = (re.escape("\tprovider=bounded-lr-resolver, path=bounded-lr-schema://"),)
 CONFLICT_WARNING = (
     re.escape(
         "[Hydra plugins scanner] : warnings from "

@@ -167,7 +167,7 @@ schedule:
   _target_: keras.optimizers.schedules.CosineDecay
   initial_learning_rate: ${scheduler.initial_lr}
   decay_steps: ${scheduler.max_steps}
-  alpha: ${lr_ratio:${scheduler.initial_lr},${scheduler.final_lr}}  # Keras takes the floor as a ratio
+  alpha: ${blr.ratio:${scheduler.initial_lr},${scheduler.final_lr}}  # Keras takes the floor as a ratio
 scheduler:
   initial_lr: 0.1
   final_lr: 1e-4
@@ -177,7 +177,7 @@ scheduler:
 
 @pytest.mark.usefixtures("registered")
 def test_keras_cosine_decay_with_lr_ratio_is_our_cosine(keras) -> None:  # type: ignore[no-untyped-def]
-    """The README's Keras 3 example: CosineDecay(alpha=${lr_ratio:...}) ends at final_lr, as kind=cosine."""
+    """The README's Keras 3 example: CosineDecay(alpha=${blr.ratio:...}) ends at final_lr, as kind=cosine."""
     from bounded_lr_resolver.trusted import instantiate_trusted
 
     cfg = OmegaConf.create(KERAS_COSINE)

@@ -31,10 +31,10 @@ conventions = st.one_of(st.sampled_from(["max_steps", "last_step"]), anything)
 
 BAD: dict[str, list[object]] = {
     "initial_lr": [0, -0.1, math.nan, math.inf, "0.1", True, None],
-    "final_lr": [0, -1e-4, math.nan, math.inf, "1e-4", False, None, 11.0],  # 11.0: above any initial_lr
+    "final_lr": [-1e-4, math.nan, math.inf, "1e-4", False, None, 11.0],  # 11.0: above any initial_lr
     "max_steps": [0, -5, 100.5, "100", None, True, 2**53 + 1, math.inf],
     "n_updates": [0, -1, 2.5, "3", True],
-    "kind": ["Step", "cosine_annealing", 3, None],
+    "kind": ["Step", "cosine_annealing", 3],
     "final_lr_at": ["end", None, 1, "last"],
     "warmup_steps": [-1, 1.5, "2", None, True, "max_steps"],  # "max_steps": the draw's max_steps
     "warmup_start_factor": [-0.1, 1.5, math.nan, "0.5", None],

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from bounded_lr_resolver.options import OPTIONS
 from tests.conftest import HYDRA_14, run_app, write_app
 
 SEED_GAMMA = 0.999309463003
@@ -39,7 +40,7 @@ USER_CONFIG = """\
 lit:
   gamma: ${lr_gamma:0.1,1e-4,10000}
   step: ${lr_step:1e6,1e4}
-  milestones: ${lr_milestones:10,3}
+  milestones: ${blr.milestones:10,3}
 sched:
   initial_lr: 0.1
   final_lr: 1e-4
@@ -163,30 +164,43 @@ def test_cfg_job_resolve_shows_derived_values(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("override", "message"),
     [
-        # rules: the resolvers refuse, naming resolver, argument, value and rule (and the key)
+        # rules: the derived keys refuse, naming resolver, argument, value and rule (and the key)
         pytest.param(
             "scheduler.final_lr=0.5",
-            "lr_gamma: final_lr must be in (0, initial_lr], got final_lr=0.5",
+            "blr.derived (gamma): final_lr must be in (0, initial_lr], got final_lr=0.5",
             id="above",
         ),
         pytest.param(
-            "scheduler.n_updates=3", "lr_step: max_steps must be a multiple of n_updates", id="non-divisible"
+            "scheduler.n_updates=3",
+            "blr.derived (gamma): max_steps must be a multiple of n_updates",
+            id="non-divisible",
         ),
         pytest.param(
-            "scheduler.warmup_steps=1000000", "lr_step: warmup_steps must be in [0, max_steps)", id="warmup"
+            "scheduler.warmup_steps=1000000",
+            "blr.derived (gamma): warmup_steps must be in [0, max_steps)",
+            id="warmup",
         ),
         pytest.param(
-            "scheduler.final_lr=-1e-4", "lr_gamma: final_lr must be a finite number > 0", id="negative"
+            "scheduler.final_lr=-1e-4",
+            "blr.derived (gamma): final_lr must be a finite number > 0",
+            id="negative",
         ),
         pytest.param(
             "scheduler.n_updates=0",
-            "lr_gamma: n_updates must be a whole number >= 1, got n_updates=0",
+            "blr.derived (gamma): n_updates must be a whole number >= 1, got n_updates=0",
             id="zero",
         ),
         pytest.param(
             "scheduler.final_lr_at=end",
-            "lr_step: final_lr_at must be one of ['max_steps', 'last_step']",
+            "blr.derived (gamma): final_lr_at must be one of ['max_steps', 'last_step']",
             id="bad-convention",
+        ),
+        pytest.param(
+            "scheduler.warmup_steps=0.3333333dur",
+            "blr.derived (gamma): warmup_steps must be a whole number of steps, got "
+            "warmup_steps='0.3333333dur', "
+            "max_steps=1000000, steps=333333.3. Use 333333 steps (0.333333dur) or 333334 steps (0.333334dur)",
+            id="duration-not-whole",
         ),
         # types: the typed schema refuses at compose time, naming the key
         pytest.param(
@@ -197,22 +211,30 @@ def test_cfg_job_resolve_shows_derived_values(tmp_path: Path) -> None:
             "Value '1.5' of type 'float' could not be converted to Integer",
             id="fractional",
         ),
-        pytest.param("scheduler.final_lr=null", "field 'scheduler.final_lr' is not Optional", id="null"),
-        pytest.param(
-            "scheduler.max_steps=true",
-            "Value 'True' of type 'bool' could not be converted to Integer",
-            id="bool",
-        ),
         pytest.param(
             "scheduler.initial_lr=[1,2]",
             "Value '[1, 2]' of type 'list' could not be converted to Float",
             id="list",
         ),
+        # lengths take steps or durations: what is neither is refused by our rule, with the key
         pytest.param(
-            "scheduler.max_steps=1e18", "of type 'float' could not be converted to Integer", id="huge-float"
+            "scheduler.max_steps=true",
+            "blr.derived (gamma): max_steps must be a whole number, got max_steps=True (bool)",
+            id="bool",
         ),
         pytest.param(
-            "scheduler.max_steps=1000000000000000000", "lr_step: max_steps must be <= 2**53", id="huge-int"
+            "scheduler.max_steps=abc",
+            "blr.derived (gamma): max_steps must be a whole number of steps or a duration: '<number>ep', "
+            "'<number>dur' or '<number>tok', got max_steps='abc' (str)",
+            id="length-text",
+        ),
+        pytest.param(
+            "scheduler.max_steps=1e18", "blr.derived (gamma): max_steps must be <= 2**53", id="huge-float"
+        ),
+        pytest.param(
+            "scheduler.max_steps=1000000000000000000",
+            "blr.derived (gamma): max_steps must be <= 2**53",
+            id="huge-int",
         ),
     ],
 )
@@ -226,40 +248,35 @@ def test_bad_cli_override_fails_with_a_clear_message(tmp_path: Path, override: s
     assert "RESOLVED {" not in output
 
 
-@pytest.mark.parametrize(
-    "name", ["step", "multistep", "exponential", "cosine", "linear", "polynomial", "wsd"]
-)
-def test_yaml_group_and_schema_do_not_drift(name: str) -> None:
-    """Each shipped YAML option has exactly its schema's keys, with the same defaults."""
-    import yaml
+@pytest.mark.usefixtures("registered")
+@pytest.mark.parametrize("name", sorted(OPTIONS))
+def test_every_shipped_option_is_its_declaration(name: str) -> None:
+    """One schema per option, generated: its kind, the option's values, and no derived list in the node."""
     from omegaconf import OmegaConf
 
     from bounded_lr_resolver import schema
+    from bounded_lr_resolver.schedule import SCHEDULE_FIELDS, Schedule
 
-    path = Path(schema.__file__).parent / "conf" / "bounded_lr" / f"{name}.yaml"
-    data = yaml.safe_load(path.read_text())
-    assert data.pop("defaults") == [f"/bounded_lr_schema/{name}@_here_", "_self_"]
-    node = {
-        "step": schema.BoundedStepConf,
-        "multistep": schema.BoundedMultiStepConf,
-        "exponential": schema.BoundedExponentialConf,
-        "cosine": schema.BoundedCosineConf,
-        "linear": schema.BoundedLinearConf,
-        "polynomial": schema.BoundedPolynomialConf,
-        "wsd": schema.BoundedWSDConf,
-    }[name]
-    typed = OmegaConf.to_container(OmegaConf.structured(node), resolve=False)
-    assert list(data) == list(typed)  # type: ignore[arg-type]
-    for key, value in data.items():
-        assert value == typed[key] or float(value) == typed[key], key  # type: ignore[index]
+    kind, _, declared = OPTIONS[name]
+    node = OmegaConf.to_container(schema.schema_node(name), resolve=False)
+    assert isinstance(node, dict)
+    assert node["kind"] == kind
+    for key, value in declared.items():
+        assert node[key] == value, key
+    assert not any(isinstance(value, list) for key, value in node.items() if key != "phases")
+    assert set(node) - {"_target_", "on_resume_change", "gamma", "step_size"} <= set(SCHEDULE_FIELDS)
+    registered = OmegaConf.structured(schema.schema(name))
+    fields = OmegaConf.to_container(registered, resolve=True)
+    assert isinstance(fields, dict)
+    Schedule(**{key: value for key, value in fields.items() if key in SCHEDULE_FIELDS})  # valid as shipped
 
 
 LIST_APP_CONFIG = """\
-boundaries: ${lr_milestones:12,3}
-values: ${lr_values:0.1,1e-4,3}
+boundaries: ${blr.milestones:12,3}
+values: ${blr.values:0.1,1e-4,3}
 torch_scheduler:
   _target_: torch.optim.lr_scheduler.MultiStepLR
-  milestones: ${lr_milestones:12,3}
+  milestones: ${blr.milestones:12,3}
   gamma: ${lr_gamma:0.1,1e-4,3}
 """
 
@@ -316,7 +333,9 @@ def test_group_placed_anywhere_with_a_package(tmp_path: Path) -> None:
     [cfg] = resolved(run_app(app).stdout)
     assert cfg["scheduler"]["kind"] == "step"  # type: ignore[index]
     assert cfg["scheduler"]["step_size"] == 100  # type: ignore[index]
-    assert cfg["model"]["scheduler"]["milestones"] == [333, 666, 1000]  # type: ignore[index]
+    assert cfg["model"]["scheduler"]["kind"] == "multistep"  # type: ignore[index]
+    assert cfg["model"]["scheduler"]["gamma"] == pytest.approx(1e-3 ** (1 / 3), rel=1e-15)  # type: ignore[index]
+    assert "milestones" not in cfg["model"]["scheduler"]  # type: ignore[operator]  # derived in code
     assert cfg["model"]["depth"] == 18  # type: ignore[index]
     [cfg] = resolved(run_app(app, "bounded_lr@scheduler=exponential", "scheduler.max_steps=10").stdout)
     assert cfg["scheduler"]["kind"] == "exponential"  # type: ignore[index]

@@ -1,4 +1,4 @@
-"""``${lr_logspace:low,high,num,index}``: a log-spaced sweep Hydra's grammar cannot write (hydra#1944)."""
+"""``${blr.logspace:low,high,num,index}``: a log-spaced sweep Hydra's grammar cannot write (hydra#1944)."""
 
 from __future__ import annotations
 
@@ -44,22 +44,22 @@ def test_decades_stay_round() -> None:
         pytest.param(
             (1e-6, 1e-3, 4, 4),
             BoundsError,
-            "lr_logspace: index must be in [0, num), got index=4, num=4",
+            "blr.logspace: index must be in [0, num), got index=4, num=4",
             id="index",
         ),
         pytest.param(
             (1e-6, 1e-3, 1, 0),
             BoundsError,
-            "lr_logspace: num must be a whole number >= 2, got num=1",
+            "blr.logspace: num must be a whole number >= 2, got num=1",
             id="num",
         ),
         pytest.param(
-            (0, 1e-3, 4, 0), BoundsError, "lr_logspace: low must be a finite number > 0, got low=0", id="low"
+            (0, 1e-3, 4, 0), BoundsError, "blr.logspace: low must be a finite number > 0, got low=0", id="low"
         ),
         pytest.param(
             (1e-6, "1e-3", 4, 0),
             BoundsTypeError,
-            "lr_logspace: high must be a number (int or float), got high='1e-3' (str). Write the number "
+            "blr.logspace: high must be a number (int or float), got high='1e-3' (str). Write the number "
             "without quotes; a number from an environment variable is text: decode it with "
             "${oc.decode:${oc.env:NAME}}",
             id="text",
@@ -67,14 +67,14 @@ def test_decades_stay_round() -> None:
         pytest.param(
             (1e-6, 1e-3, 4, 1.5),
             BoundsError,
-            "lr_logspace: index must be a whole number, got index=1.5",
+            "blr.logspace: index must be a whole number, got index=1.5",
             id="fraction",
         ),
     ],
 )
 def test_bad_arguments(args: tuple[object, ...], error: type[Exception], message: str) -> None:
     with pytest.raises(error) as caught:
-        logspace(*args, where="lr_logspace")
+        logspace(*args, where="blr.logspace")
     assert str(caught.value) == message
 
 
@@ -82,7 +82,7 @@ def test_a_log_spaced_multirun(tmp_path: Path) -> None:
     body = "print('RESULT', __import__('json').dumps({'i': cfg.i, 'final_lr': cfg.scheduler.final_lr}))"
     config = (
         "defaults:\n  - bounded_lr@scheduler: multistep\n  - _self_\n"
-        "i: 0\nscheduler:\n  final_lr: ${lr_logspace:1e-6,1e-3,4,${i}}\n"
+        "i: 0\nscheduler:\n  final_lr: ${blr.logspace:1e-6,1e-3,4,${i}}\n"
     )
     app = write_app(tmp_path, body, {"config.yaml": config})
     output = run_app(app, "-m", "i=range(4)", f"hydra.sweep.dir={tmp_path / 'sweep'}").stdout

@@ -157,7 +157,8 @@ def test_sweep_over_final_lr(tmp_path: Path) -> None:
     [
         pytest.param(
             ["scheduler.final_lr=0.2"],
-            "Error: lr_gamma: final_lr must be in (0, initial_lr], got final_lr=0.2, initial_lr=0.1. "
+            "Error: blr.derived (gamma): final_lr must be in (0, initial_lr], got final_lr=0.2, "
+            "initial_lr=0.1. "
             "A bounded decay ends at or below where it starts; were the two swapped?\n"
             "    config key: scheduler.gamma",
             id="resolver",
@@ -214,7 +215,7 @@ def test_full_error_keeps_the_traceback(tmp_path: Path) -> None:
     result = run(env_run, cwd=tmp_path, check=False)
     assert result.returncode == 1
     assert "Traceback" in result.stderr
-    assert "lr_gamma: final_lr must be in (0, initial_lr]" in result.stderr
+    assert "blr.derived (gamma): final_lr must be in (0, initial_lr]" in result.stderr
 
 
 def test_summary_says_what_each_param_group_ends_at(tmp_path: Path) -> None:

@@ -27,7 +27,7 @@ ROWS = [
     (
         lambda: bounds.step_size(110, 3, 10),
         "lr_step: max_steps - warmup_steps must be a multiple of n_updates for an evenly stepped decay, "
-        "got max_steps=110, n_updates=3, warmup_steps=10. Use kind='multistep' (resolver lr_milestones, "
+        "got max_steps=110, n_updates=3, warmup_steps=10. Use kind='multistep' (resolver blr.milestones, "
         "config bounded_lr/multistep), which spreads exactly n_updates decays over any number of steps",
     ),
     (
@@ -52,43 +52,55 @@ ROWS = [
         "first decay), got n_updates=10, max_steps=10, warmup_steps=0. There cannot be more decays than "
         "steps",
     ),
-    (lambda: decay_steps(0), "lr_decay_steps: max_steps must be a whole number >= 1, got max_steps=0"),
+    (lambda: decay_steps(0), "blr.decay_steps: max_steps must be a whole number >= 1, got max_steps=0"),
     (
         lambda: decay_steps(5, -1),
-        "lr_decay_steps: warmup_steps must be a whole number >= 0, got warmup_steps=-1",
+        "blr.decay_steps: warmup_steps must be a whole number >= 0, got warmup_steps=-1",
     ),
     (
         lambda: decay_steps(5, 0, "end"),
-        "lr_decay_steps: final_lr_at must be one of ['max_steps', 'last_step'], got final_lr_at='end'",
+        "blr.decay_steps: final_lr_at must be one of ['max_steps', 'last_step'], got final_lr_at='end'",
     ),
     (
         lambda: decay_steps(5, 5),
-        "lr_decay_steps: warmup_steps must be in [0, max_steps), got warmup_steps=5, max_steps=5. "
+        "blr.decay_steps: warmup_steps must be in [0, max_steps), got warmup_steps=5, max_steps=5. "
         "Warmup must leave steps for the decay",
     ),
-    (lambda: lr_values(0.1, 1e-4, 0), "lr_values: n_updates must be a whole number >= 1, got n_updates=0"),
-    (lambda: lr_values(0, 1e-4, 3), "lr_values: initial_lr must be a finite number > 0, got initial_lr=0"),
-    (lambda: lr_values(0.1, 0, 3), "lr_values: final_lr must be a finite number > 0, got final_lr=0"),
+    (lambda: lr_values(0.1, 1e-4, 0), "blr.values: n_updates must be a whole number >= 1, got n_updates=0"),
+    (lambda: lr_values(0, 1e-4, 3), "blr.values: initial_lr must be a finite number > 0, got initial_lr=0"),
+    (
+        lambda: lr_values(0.1, 0, 3),
+        "blr.values: final_lr must be > 0 for a step decay, which multiplies by gamma = (final_lr / "
+        "initial_lr) "
+        "** (1 / n_updates), got final_lr=0. A decay to 0 is a shape: kind=linear | cosine | polynomial "
+        "| sqrt "
+        "| cosine_restarts | wsd | phases",
+    ),
+    (
+        lambda: lr_values(0.1, -1e-4, 3),
+        "blr.values: final_lr must be a finite number > 0, got final_lr=-0.0001",
+    ),
     (
         lambda: lr_values(1e-4, 0.1, 3),
-        "lr_values: final_lr must be in (0, initial_lr], got final_lr=0.1, initial_lr=0.0001. "
+        "blr.values: final_lr must be in (0, initial_lr], got final_lr=0.1, initial_lr=0.0001. "
         "A bounded decay ends at or below where it starts; were the two swapped?",
     ),
     (
         lambda: lr_values(1e300, 1e-300, 1),
-        "lr_values: final_lr / initial_lr must be reachable as gamma**n_updates in float64, got "
+        "blr.values: final_lr / initial_lr must be reachable as gamma**n_updates in float64, got "
         "initial_lr=1e+300, final_lr=1e-300, n_updates=1. The range is too wide for float64; narrow it "
         "or use fewer updates",
     ),
     (
         lambda: lr_values(0.1, 1e-4, MAX_MILESTONES + 1),
-        f"lr_values: n_updates must be <= {MAX_MILESTONES} to build a list of values, got n_updates=10000001",
+        f"blr.values: n_updates must be <= {MAX_MILESTONES} to build a list of values, got "
+        "n_updates=10000001",
     ),
-    (lambda: lr_ratio(0, 1e-4), "lr_ratio: initial_lr must be a finite number > 0, got initial_lr=0"),
-    (lambda: lr_ratio(0.1, -1), "lr_ratio: final_lr must be a finite number > 0, got final_lr=-1"),
+    (lambda: lr_ratio(0, 1e-4), "blr.ratio: initial_lr must be a finite number > 0, got initial_lr=0"),
+    (lambda: lr_ratio(0.1, -1), "blr.ratio: final_lr must be 0 or a finite number > 0, got final_lr=-1"),
     (
         lambda: lr_ratio(0.1, 0.2),
-        "lr_ratio: final_lr must be in (0, initial_lr], got final_lr=0.2, initial_lr=0.1. "
+        "blr.ratio: final_lr must be in [0, initial_lr], got final_lr=0.2, initial_lr=0.1. "
         "A bounded decay ends at or below where it starts; were the two swapped?",
     ),
     (
@@ -126,12 +138,11 @@ def test_lr_values_builds_the_largest_list_it_promises() -> None:
     assert len(lr_values(0.1, 1e-4, MAX_MILESTONES)) == MAX_MILESTONES + 1
 
 
-def test_old_import_paths_of_the_schedule_still_work() -> None:
-    assert bounds.Schedule is schedule.Schedule
-    assert bounds.SCHEDULE_FIELDS is schedule.SCHEDULE_FIELDS
-    with pytest.raises(
-        AttributeError, match=r"^module 'bounded_lr_resolver.bounds' has no attribute 'nope'$"
-    ):
+def test_the_core_has_no_import_cycle_back_to_the_schedule() -> None:
+    """``bounds`` no longer re-exports ``Schedule`` (that import ran through a cycle): it says so."""
+    assert not hasattr(bounds, "Schedule")
+    assert schedule.SCHEDULE_FIELDS[:3] == ("initial_lr", "final_lr", "max_steps")
+    with pytest.raises(AttributeError, match=r"has no attribute 'nope'$"):
         _ = bounds.nope  # type: ignore[attr-defined]
 
 

@@ -47,16 +47,8 @@ def test_wheel_contents(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     for required in (
         "bounded_lr_resolver/py.typed",
-        "bounded_lr_resolver/conf/__init__.py",
-        "bounded_lr_resolver/conf/bounded_lr/step.yaml",
-        "bounded_lr_resolver/conf/bounded_lr/multistep.yaml",
-        "bounded_lr_resolver/conf/bounded_lr/exponential.yaml",
-        "bounded_lr_resolver/conf/bounded_lr/cosine.yaml",
-        "bounded_lr_resolver/conf/bounded_lr/linear.yaml",
-        "bounded_lr_resolver/conf/bounded_lr/polynomial.yaml",
-        "bounded_lr_resolver/conf/bounded_lr/wsd.yaml",
-        "bounded_lr_resolver/app_conf/scheduler/wsd.yaml",
-        "bounded_lr_resolver/app_conf/scheduler/multistep.yaml",
+        "bounded_lr_resolver/schema.py",  # the shipped options: generated schemas, no YAML copies
+        "bounded_lr_resolver/options.py",
         "bounded_lr_resolver/app_conf/config.yaml",
         "bounded_lr_resolver/app_conf/task/train.yaml",
         "hydra_plugins/bounded_lr_resolver/__init__.py",
@@ -64,6 +56,7 @@ def test_wheel_contents(wheel: Path) -> None:
     ):
         assert required in names, required
     assert "hydra_plugins/__init__.py" not in names  # a namespace package, shared with other plugins
+    assert not [name for name in names if name.startswith("bounded_lr_resolver/conf/")]
     [entry_points] = [name for name in names if name.endswith("entry_points.txt")]
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
     assert "[hydra.plugins]" in text
@@ -109,8 +102,13 @@ def test_wheel_install_is_discovered_and_runs(wheel_venv: Path, tmp_path: Path) 
     )
     (tmp_path / "app.py").write_text(
         "import hydra\n"
+        "import torch\n"
+        "from bounded_lr_resolver import instantiate_trusted\n"
         f'@hydra.main(config_path="conf", config_name="config"{MAIN_KWARGS})\n'
-        "def main(cfg):\n    print('milestones', cfg.scheduler.milestones[:2], cfg.scheduler.gamma)\n"
+        "def main(cfg):\n"
+        "    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)\n"
+        "    sched = instantiate_trusted(cfg.scheduler)(optimizer=opt)\n"
+        "    print('milestones', sched.schedules[0].milestones()[:2], cfg.scheduler.gamma)\n"
         "main()\n"
     )
     assert "milestones [100, 200] 0.9993094630025899" in run([python, "app.py"], cwd=tmp_path).stdout

@@ -41,13 +41,15 @@ def test_a_bad_job_stops_the_sweep_before_anything_runs(tmp_path: Path) -> None:
     lines = result.stderr.splitlines()
     assert "SweepPreflight: 4 of 6 jobs are bad; nothing was launched." in lines
     assert (
-        "      2  scheduler.final_lr=0.5 scheduler.n_updates=3 | lr_gamma: final_lr must be in "
+        "      2  scheduler.final_lr=0.5 scheduler.n_updates=3 | blr.derived (gamma): final_lr must be in "
         "(0, initial_lr], got final_lr=0.5, initial_lr=0.1. A bounded decay ends at or below where it "
         "starts; were the two swapped?"
     ) in lines
     assert any(
         line.startswith(
-            "      1  scheduler.final_lr=0.001 scheduler.n_updates=200 | lr_milestones: n_updates must be"
+            "      1  scheduler.final_lr=0.001 scheduler.n_updates=200 | blr.derived (gamma): n_updates "
+            "must be "
+            "<= max_steps"
         )
         for line in lines
     ), lines
@@ -79,7 +81,7 @@ def test_a_hundred_job_logspace_sweep_is_checked_from_one_compose(tmp_path: Path
     sweep = tmp_path / "sweep"
     made = app(tmp_path)
     config = made.parent / "conf" / "config.yaml"
-    config.write_text(config.read_text() + "i: 0\n" + "scheduler_final: ${lr_logspace:1e-6,0.5,100,${i}}\n")
+    config.write_text(config.read_text() + "i: 0\n" + "scheduler_final: ${blr.logspace:1e-6,0.5,100,${i}}\n")
     config.write_text(
         config.read_text().replace("  n_updates: 3\n", "  n_updates: 3\n  final_lr: ${scheduler_final}\n")
     )
@@ -88,7 +90,11 @@ def test_a_hundred_job_logspace_sweep_is_checked_from_one_compose(tmp_path: Path
     assert not sweep.exists()
     lines = result.stderr.splitlines()
     assert "SweepPreflight: 13 of 100 jobs are bad; nothing was launched." in lines
-    bad = [line.split()[0] for line in lines if "| lr_gamma: final_lr must be in (0, initial_lr]" in line]
+    bad = [
+        line.split()[0]
+        for line in lines
+        if "| blr.derived (gamma): final_lr must be in (0, initial_lr]" in line
+    ]
     assert bad == [str(i) for i in range(87, 100)]  # 10**(-6 + 5.699 * i / 99) > 0.1 from i = 87 on
 
 

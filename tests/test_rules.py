@@ -19,7 +19,7 @@ import torch
 from torch.optim.lr_scheduler import StepLR
 
 from bounded_lr_resolver import BoundedLR, bounds, build_scheduler, register_resolvers
-from bounded_lr_resolver.bounds import MAX_MILESTONES, Schedule, lr_values, milestones
+from bounded_lr_resolver.bounds import MAX_MILESTONES, lr_values, milestones
 from bounded_lr_resolver.curve import lr_curve
 from bounded_lr_resolver.errors import (
     BoundedLRError,
@@ -29,6 +29,7 @@ from bounded_lr_resolver.errors import (
     StepCountWarning,
 )
 from bounded_lr_resolver.resolvers import lr_decay_steps
+from bounded_lr_resolver.schedule import Schedule
 
 
 def sgd(*lrs: float | torch.Tensor) -> torch.optim.Optimizer:
@@ -56,13 +57,13 @@ RULES = [
     pytest.param(
         lambda: lr_values(0.1, 1e-4, MAX_MILESTONES + 1),
         BoundsError,
-        "lr_values: n_updates must be <= 10000000 to build a list of values, got n_updates=10000001",
+        "blr.values: n_updates must be <= 10000000 to build a list of values, got n_updates=10000001",
         id="values-limit",
     ),
     pytest.param(
         lambda: milestones(MAX_MILESTONES + 1, MAX_MILESTONES + 1),
         BoundsError,
-        "lr_milestones: n_updates must be <= 10000000 to build a milestone list, got n_updates=10000001. "
+        "blr.milestones: n_updates must be <= 10000000 to build a milestone list, got n_updates=10000001. "
         "Use kind='exponential' or kind='step', which need no list",
         id="milestones-limit",
     ),
@@ -366,11 +367,11 @@ def test_get_last_lr_returns_copies() -> None:
 DEFAULT_NAMES = [
     (lambda: bounds.gamma(0.1, 1.0, 3), "lr_gamma: final_lr must be in (0, initial_lr]"),
     (lambda: bounds.step_size(10, 0), "lr_step: n_updates must be a whole number >= 1"),
-    (lambda: bounds.milestones(10, 0), "lr_milestones: n_updates must be a whole number >= 1"),
-    (lambda: bounds.decay_steps(0), "lr_decay_steps: max_steps must be a whole number >= 1"),
-    (lambda: bounds.logspace(1e-3, 0, 3, 0), "lr_logspace: high must be a finite number > 0"),
-    (lambda: bounds.lr_values(0.1, 1e-4, 0), "lr_values: n_updates must be a whole number >= 1"),
-    (lambda: bounds.lr_ratio(0, 1e-4), "lr_ratio: initial_lr must be a finite number > 0"),
+    (lambda: bounds.milestones(10, 0), "blr.milestones: n_updates must be a whole number >= 1"),
+    (lambda: bounds.decay_steps(0), "blr.decay_steps: max_steps must be a whole number >= 1"),
+    (lambda: bounds.logspace(1e-3, 0, 3, 0), "blr.logspace: high must be a finite number > 0"),
+    (lambda: bounds.lr_values(0.1, 1e-4, 0), "blr.values: n_updates must be a whole number >= 1"),
+    (lambda: bounds.lr_ratio(0, 1e-4), "blr.ratio: initial_lr must be a finite number > 0"),
     (
         lambda: Schedule(0.1, 1e-4, 2 * 10**7, 10**7 + 1, kind="multistep").milestones(),
         "Schedule: n_updates must be <= 10000000 to build a milestone list",
@@ -391,7 +392,7 @@ def test_the_list_limit_is_inclusive(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(bounds, "MAX_MILESTONES", 10)
     assert len(lr_values(1.0, 1e-3, 10)) == 11
     assert len(milestones(10, 10)) == 10
-    with pytest.raises(BoundsError, match=r"^lr_values: n_updates must be <= 10 to build a list of values"):
+    with pytest.raises(BoundsError, match=r"^blr.values: n_updates must be <= 10 to build a list of values"):
         lr_values(1.0, 1e-3, 11)
 
 

@@ -225,6 +225,7 @@ def _state() -> dict[str, Any]:
 
 
 HINT = "Nothing was loaded: the checkpoint is truncated or was not written by BoundedLR.state_dict()"
+EDITED = "Nothing was loaded: the checkpoint's record of its re-planned resumes is damaged or hand-edited"
 KEYS = (
     "a dict with the keys ['last_epoch', '_step_count', 'bounds'] "
     "(and optionally ['base_lrs', '_last_lr', 'factors', 'adopted', 'segments', 'origin'])"
@@ -332,14 +333,14 @@ BAD_STATES = [
         {"origin": [{"x": 1}]},
         BoundsTypeError,
         f"{LOAD}origin must be [] while segments is empty (the first re-plan records it), got "
-        f"origin=[{{'x': 1}}] (list). {HINT}",
+        f"origin=[{{'x': 1}}] (list). {EDITED}",
         id="origin-without-segments",
     ),
     pytest.param(
         {"segments": None},
         BoundsTypeError,
-        f"{LOAD}segments must be a list of {{'step': r, 'groups': [one tail's bounds per param group]}} with "
-        f"increasing r, got segments=None (NoneType). {HINT}",
+        f"{LOAD}segments must be a list of {{'step': r, 'groups': [one re-planned rest per param group]}} "
+        f"with r not decreasing, got segments=None (NoneType). {EDITED}",
         id="segments-none",
     ),
     pytest.param(

@@ -253,7 +253,7 @@ FACTORY_BAD = [
         BoundsError,
         "build_scheduler: max_steps must be a multiple of n_updates for an evenly stepped decay, "
         "got max_steps=1000, n_updates=3, warmup_steps=0. Use kind='multistep' (resolver "
-        "lr_milestones, config bounded_lr/multistep), which spreads exactly n_updates decays over "
+        "blr.milestones, config bounded_lr/multistep), which spreads exactly n_updates decays over "
         "any number of steps",
         id="non-divisible-step",
     ),

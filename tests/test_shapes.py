@@ -267,8 +267,9 @@ BAD = [
     pytest.param(
         {"kind": "wsd", "decay_steps": 100, "decay_shape": "step"},
         BoundsError,
-        "build_scheduler: decay_shape must be one of ['linear', 'cosine', 'sqrt', 'exponential'], "
-        "got decay_shape='step'",
+        "build_scheduler: decay_shape must be one of ['linear', 'cosine', 'polynomial', 'sqrt', "
+        "'exponential', "
+        "'inverse_sqrt'], got decay_shape='step'",
         id="unknown-decay-shape",
     ),
     pytest.param(
@@ -282,7 +283,8 @@ BAD = [
     pytest.param(
         {"kind": "cosine", "power": 2.0},
         BoundsError,
-        "build_scheduler: power must be left out for kind='cosine' (it applies to kind='polynomial'), "
+        "build_scheduler: power must be left out for kind='cosine' (it applies to kind='polynomial' or "
+        "'wsd'), "
         "got power=2.0, kind='cosine'",
         id="power-for-cosine",
     ),
@@ -356,21 +358,30 @@ def test_smallest_valid_shapes_are_built_exact(fields: dict[str, object], first:
     assert np.all(curve[hit:] == last)
 
 
+def test_lr_ratio_of_a_decay_to_zero_is_zero(registered: None) -> None:
+    """Keras ``CosineDecay(alpha=0)``: a floor of 0 is a ratio of exactly 0.0."""
+    from omegaconf import OmegaConf
+
+    assert OmegaConf.create({"alpha": "${blr.ratio:0.1,0}"}).alpha == 0.0
+
+
 @pytest.mark.usefixtures("registered")
 @pytest.mark.parametrize(
     ("expression", "message"),
     [
         pytest.param(
-            "${lr_ratio:1e-4,0.1}",
-            "lr_ratio: final_lr must be in (0, initial_lr], got final_lr=0.1, initial_lr=0.0001. "
+            "${blr.ratio:1e-4,0.1}",
+            "blr.ratio: final_lr must be in [0, initial_lr], got final_lr=0.1, initial_lr=0.0001. "
             "A bounded decay ends at or below where it starts; were the two swapped?",
             id="swapped",
         ),
         pytest.param(
-            "${lr_ratio:0.1,0}", "lr_ratio: final_lr must be a finite number > 0, got final_lr=0", id="zero"
+            "${blr.ratio:0.1,-0.01}",
+            "blr.ratio: final_lr must be 0 or a finite number > 0, got final_lr=-0.01",
+            id="negative",
         ),
         pytest.param(
-            "${lr_ratio:0.1}",
+            "${blr.ratio:0.1}",
             "missing 1 required positional argument: 'final_lr'",  # Python's own message
             id="missing-argument",
         ),
@@ -392,7 +403,7 @@ def test_lr_ratio_is_the_relative_floor() -> None:
     from omegaconf import OmegaConf
 
     cfg = OmegaConf.create(
-        {"alpha": "${lr_ratio:0.1,1e-4}", "same": "${lr_ratio:3,3}", "i": "${lr_ratio:8,2}"}
+        {"alpha": "${blr.ratio:0.1,1e-4}", "same": "${blr.ratio:3,3}", "i": "${blr.ratio:8,2}"}
     )
     assert cfg.alpha == 1e-4 / 0.1
     assert cfg.same == 1.0

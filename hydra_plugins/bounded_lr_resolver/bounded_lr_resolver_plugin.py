@@ -22,24 +22,24 @@ from hydra.plugins.config_source import ConfigLoadError, ConfigResult, ConfigSou
 from hydra.plugins.search_path_plugin import SearchPathPlugin
 
 from bounded_lr_resolver.errors import ResolverConflictWarning
+from bounded_lr_resolver.options import OPTIONS
 from bounded_lr_resolver.resolvers import register_resolvers
 
 __all__ = ["BoundedLRSchemaSource", "BoundedLRSearchPathPlugin"]
 
-_SCHEMA_GROUP = "bounded_lr_schema"
-_SCHEMAS = ("cosine", "exponential", "linear", "multistep", "polynomial", "step", "wsd")
+_SCHEMA_GROUP = "bounded_lr"
+_SCHEMAS = tuple(sorted(OPTIONS))
 
 
 class BoundedLRSearchPathPlugin(SearchPathPlugin):
-    """Add the shipped ``bounded_lr`` group and its schemas to every app's config search path."""
+    """Add the shipped ``bounded_lr`` group to every app's config search path (one entry)."""
 
     def manipulate_search_path(self, search_path: ConfigSearchPath) -> None:
-        search_path.append(provider="bounded-lr-resolver", path="pkg://bounded_lr_resolver/conf")
         search_path.append(provider="bounded-lr-resolver", path=f"{BoundedLRSchemaSource.scheme()}://")
 
 
 class BoundedLRSchemaSource(ConfigSource):
-    """Serves ``bounded_lr_schema/<kind>`` for every kind, built on first use."""
+    """Serves ``bounded_lr/<option>`` for every shipped option, each built on first use."""
 
     @staticmethod
     def scheme() -> str:
@@ -67,14 +67,16 @@ class BoundedLRSchemaSource(ConfigSource):
         return True
 
     def is_group(self, config_path: str) -> bool:
-        return config_path.strip("/") == _SCHEMA_GROUP
+        return config_path.strip("/") in ("", _SCHEMA_GROUP)  # the root holds our one group
 
     def is_config(self, config_path: str) -> bool:
         return self._name(config_path) is not None
 
     def list(self, config_path: str, results_filter: ObjectType | None) -> list[str]:
         files: list[str] = []
-        if self.is_group(config_path):
+        if config_path.strip("/") == "":
+            self._list_add_result(files, _SCHEMA_GROUP, _SCHEMA_GROUP, results_filter)
+        elif self.is_group(config_path):
             for name in _SCHEMAS:
                 self._list_add_result(files, f"{_SCHEMA_GROUP}/{name}.yaml", f"{name}.yaml", results_filter)
         return sorted(files)
