@@ -45,6 +45,9 @@ SHAPES: dict[str, dict[str, object]] = {
     "linear": {"kind": "linear"},
     "polynomial (power=2)": {"kind": "polynomial", "power": 2.0},
     "wsd (decay_steps=200, sqrt)": {"kind": "wsd", "decay_steps": 200, "decay_shape": "sqrt"},
+    "sqrt": {"kind": "sqrt"},
+    "inverse_sqrt": {"kind": "inverse_sqrt"},
+    "cosine_restarts (T_0=300)": {"kind": "cosine_restarts", "T_0": 300},
 }
 
 
@@ -75,6 +78,43 @@ def shapes() -> None:
     figure.savefig(HERE / "shapes.png")
 
 
+def compositions() -> None:
+    """Every shipped option that is more than one decay, as shipped (from its schema, 10**6 steps)."""
+    from omegaconf import OmegaConf
+
+    from bounded_lr_resolver import register_resolvers
+    from bounded_lr_resolver.options import OPTIONS
+    from bounded_lr_resolver.schedule import SCHEDULE_FIELDS
+    from bounded_lr_resolver.schema import schema_node
+
+    register_resolvers()
+    names = [
+        name
+        for name, (kind, _, _) in OPTIONS.items()
+        if kind in ("phases", "wsd", "cosine_restarts", "inverse_sqrt", "constant")
+        or name.endswith("_to_zero")
+    ]
+    columns = 3
+    rows = -(-len(names) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(13, 2.9 * rows), dpi=100, sharex=True)
+    steps = np.linspace(0, 10**6, 4001).round().astype(np.int64)
+    for ax, name in zip(axes.flat, names, strict=False):
+        fields = OmegaConf.to_container(schema_node(name), resolve=True)
+        assert isinstance(fields, dict)
+        s = Schedule(**{key: value for key, value in fields.items() if key in SCHEDULE_FIELDS})
+        ax.plot(steps, lr_curve(s, steps), linewidth=1.4)
+        for part in s.plan.parts[1:]:
+            ax.axvline(part.begin, color="grey", linestyle=":", linewidth=0.7)
+        ax.set_title(f"bounded_lr/{name}", fontsize=10)
+        ax.set_ylim(-0.004, 0.104)
+        ax.grid(True, alpha=0.3)
+    for ax in list(axes.flat)[len(names) :]:
+        ax.axis("off")
+    figure.suptitle("the shipped compositions, as shipped (phase boundaries dotted)", fontsize=11)
+    figure.tight_layout()
+    figure.savefig(HERE / "compositions.png")
+
+
 def resume() -> None:
     """A 12,000-step, 6-decay run checkpointed at step 5,000, resumed as 24,000 steps and 8 decays."""
     import torch
@@ -103,4 +143,5 @@ def resume() -> None:
 if __name__ == "__main__":
     conventions()
     shapes()
+    compositions()
     resume()

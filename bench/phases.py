@@ -1,0 +1,252 @@
+"""Benchmarks of the phase core and the shipped options, side by side, as Markdown for BENCHMARKS.md.
+
+``python bench/phases.py`` measures, in one run (ratios, not absolute times: these machines are noisy):
+
+- 9. ``step()`` of a 3-phase schedule (warmup, hold, cosine cooldown) against torch's ``SequentialLR``
+  of the same phases, and of every step kind against torch's own scheduler, with 1 and 10 param
+  groups, float and fp32 tensor LRs (10 groups sharing one tensor, as ``SGD(groups, lr=tensor)`` makes);
+- 10. compose + resolve of every shipped ``bounded_lr`` option against the shipped ``step``, and a
+  100-job ``SweepPreflight`` of ``multistep`` against ``step`` (Hydra's Compose API in this process).
+
+``--stacks .venv,.venv14`` runs section 10 in each venv (each Hydra stack) and prints one table with
+a stack column; section 9 does not depend on Hydra. ``--quick`` runs fewer rounds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _median_us(loop: Callable[[], float], rounds: int) -> float:
+    return statistics.median(loop() for _ in range(rounds)) * 1e6
+
+
+# -- 9. step() ---------------------------------------------------------------------------------------
+
+
+def _groups(count: int, tensor: str):  # type: ignore[no-untyped-def]
+    import torch
+
+    shared = torch.tensor(0.1) if tensor == "shared fp32 tensor" else None
+    groups = []
+    for index in range(count):
+        lr: Any = 0.1
+        if tensor == "shared fp32 tensor":
+            lr = shared
+        elif tensor == "fp32 tensor per group":
+            lr = torch.tensor(0.1)
+        groups.append(
+            {"params": [torch.nn.Parameter(torch.zeros(1))], "lr": lr, "weight_decay": 0.01 * index}
+        )
+    optimizer = torch.optim.SGD(groups, lr=0.1)
+    optimizer.step()
+    return optimizer
+
+
+def _three_phases(optimizer):  # type: ignore[no-untyped-def]
+    from torch.optim.lr_scheduler import ConstantLR, CosineAnnealingLR, LinearLR, SequentialLR
+
+    warm = LinearLR(optimizer, start_factor=0.01, end_factor=1.0, total_iters=1000)
+    hold = ConstantLR(optimizer, factor=1.0, total_iters=0)
+    cool = CosineAnnealingLR(optimizer, T_max=20_000, eta_min=0.0)
+    return SequentialLR(optimizer, [warm, hold, cool], milestones=[1000, 80_000])
+
+
+def _ours_three_phases(optimizer):  # type: ignore[no-untyped-def]
+    from bounded_lr_resolver import build_scheduler
+
+    phases = [{"shape": "constant", "steps": 79_000}, {"shape": "cosine", "steps": 20_000, "end_lr": 0.0}]
+    return build_scheduler(
+        optimizer,
+        initial_lr=0.1,
+        max_steps=100_000,
+        warmup_steps=1000,
+        warmup_start_factor=0.01,
+        phases=phases,
+    )
+
+
+def _step_kind(kind: str) -> tuple[Callable, Callable]:  # type: ignore[type-arg]
+    from torch.optim.lr_scheduler import ExponentialLR, MultiStepLR, StepLR
+
+    from bounded_lr_resolver import build_scheduler
+    from bounded_lr_resolver.bounds import gamma, milestones
+
+    steps, count = 10**6, (10**6 if kind == "exponential" else 10**4)
+    g = gamma(0.1, 1e-4, count)
+
+    def ours(optimizer):  # type: ignore[no-untyped-def]
+        n = None if kind == "exponential" else count
+        return build_scheduler(
+            optimizer, initial_lr=0.1, final_lr=1e-4, max_steps=steps, kind=kind, n_updates=n
+        )
+
+    def theirs(optimizer):  # type: ignore[no-untyped-def]
+        if kind == "step":
+            return StepLR(optimizer, 100, g)
+        if kind == "multistep":
+            return MultiStepLR(optimizer, milestones(steps, count), g)
+        return ExponentialLR(optimizer, g)
+
+    return ours, theirs
+
+
+def step_cost(rounds: int, chunk: int) -> list[str]:
+    """Section 9: one table, ours against torch's, each pair alternating on fresh schedulers."""
+    contenders = [("3 phases vs SequentialLR", _ours_three_phases, _three_phases)]
+    contenders += [(f"{kind} vs {name}", *_step_kind(kind)) for kind, name in (
+        ("step", "StepLR"), ("multistep", "MultiStepLR"), ("exponential", "ExponentialLR"))]  # fmt: skip
+    rows = [
+        "| schedule | groups | LR | torch µs/step | ours µs/step | ours / torch |",
+        "|---|---|---|---|---|---|",
+    ]
+    for label, ours, theirs in contenders:
+        for count, lr in (
+            (1, "float"),
+            (1, "fp32 tensor per group"),
+            (10, "float"),
+            (10, "shared fp32 tensor"),
+        ):
+            samples: dict[str, list[float]] = {"torch": [], "ours": []}
+            for _ in range(rounds):
+                for name, make in (("torch", theirs), ("ours", ours)):
+                    scheduler = make(_groups(count, lr))
+                    step = scheduler.step
+                    start = time.perf_counter()
+                    for _ in range(chunk):
+                        step()
+                    samples[name].append((time.perf_counter() - start) / chunk)
+            t, o = (statistics.median(samples[name]) * 1e6 for name in ("torch", "ours"))
+            rows.append(f"| {label} | {count} | {lr} | {t:.2f} | {o:.2f} | **{o / t:.2f}** |")
+    return rows
+
+
+# -- 10. the shipped options -------------------------------------------------------------------------
+
+
+def _compose_rounds(names: list[str], rounds: int) -> dict[str, float]:
+    """Median ms of compose + to_container(resolve=True) of ``bounded_lr@scheduler: <name>``, alternating."""
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    work = Path(tempfile.mkdtemp())
+    for name in names:
+        (work / f"{name}.yaml").write_text(f"defaults:\n  - bounded_lr@scheduler: {name}\n  - _self_\n")
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    with initialize_config_dir(config_dir=str(work), version_base=None):
+        for _ in range(rounds):
+            for name in names:
+                start = time.perf_counter()
+                OmegaConf.to_container(compose(config_name=name), resolve=True)
+                samples[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) * 1e3 for name, values in samples.items()}
+
+
+def _preflight_ms(option: str, jobs: int) -> float:
+    """ms of SweepPreflight over ``jobs`` jobs of a final_lr sweep of ``bounded_lr@scheduler: option``."""
+    from hydra import compose, initialize_config_dir
+
+    from bounded_lr_resolver.preflight import _Composer
+
+    work = Path(tempfile.mkdtemp())
+    (work / "config.yaml").write_text(f"defaults:\n  - bounded_lr@scheduler: {option}\n  - _self_\n")
+    with initialize_config_dir(config_dir=str(work), version_base=None):
+        compose(config_name="config")  # warm
+        composer = _Composer("config")
+        start = time.perf_counter()
+        for index in range(jobs):
+            composer.check([f"scheduler.final_lr={1e-5 * (1 + index / jobs)!r}"])
+        return (time.perf_counter() - start) * 1e3
+
+
+def options_section(rounds: int) -> dict[str, Any]:
+    """Section 10's numbers in this process's Hydra stack (JSON, for --stacks)."""
+    import hydra
+    import omegaconf
+
+    from bounded_lr_resolver import register_resolvers
+    from bounded_lr_resolver.options import OPTIONS
+
+    register_resolvers()
+    names = sorted(OPTIONS)
+    compose_ms = _compose_rounds(names, rounds)
+    preflight = {option: _preflight_ms(option, 100) for option in ("step", "multistep", "step", "multistep")}
+    return {
+        "stack": f"hydra-core {hydra.__version__}, omegaconf {omegaconf.__version__}",
+        "compose_ms": compose_ms,
+        "preflight_ms": preflight,
+    }
+
+
+def options_table(results: list[dict[str, Any]]) -> list[str]:
+    rows = ["| stack | option | compose + resolve | vs `step` |", "|---|---|---|---|"]
+    for result in results:
+        step = result["compose_ms"]["step"]
+        for name, ms in sorted(result["compose_ms"].items(), key=lambda item: item[1]):
+            rows.append(f"| {result['stack']} | `{name}` | {ms:.1f} ms | **{ms / step:.2f}** |")
+    rows += [
+        "",
+        "| stack | 100-job SweepPreflight of `step` | of `multistep` | multistep / step |",
+        "|---|---|---|---|",
+    ]
+    for result in results:
+        step, multi = result["preflight_ms"]["step"], result["preflight_ms"]["multistep"]
+        rows.append(f"| {result['stack']} | {step:.0f} ms | {multi:.0f} ms | **{multi / step:.2f}** |")
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer rounds (a smoke run, noisier)")
+    parser.add_argument("--stacks", help="comma-separated venvs to run section 10 in (default: this one)")
+    parser.add_argument("--section", choices=["9", "10", "10-json"], help="one section only")
+    args = parser.parse_args()
+    rounds = 5 if args.quick else 21
+    if args.section == "10-json":
+        print(json.dumps(options_section(max(3, rounds // 2))))
+        return
+    import torch
+
+    lines = [
+        f"Command: `{' '.join(['python', 'bench/phases.py', *sys.argv[1:]])}`. Date: {time.strftime('%Y-%m-%d')}. "
+        f"Machine: {platform.machine()}, {os.cpu_count()} CPUs; Python {platform.python_version()}, torch "
+        f"{torch.__version__}.",
+        "",
+    ]
+    if args.section in (None, "9"):
+        lines += ["## 9. step() of phases and of the step kinds, 1 and 10 param groups", ""]
+        lines += [*step_cost(rounds, 2_000 if args.quick else 10_000), ""]
+    if args.section in (None, "10"):
+        venvs = args.stacks.split(",") if args.stacks else [sys.prefix]
+        results = []
+        for venv in venvs:
+            python = str(Path(venv) / "bin" / "python") if args.stacks else sys.executable
+            command = [
+                python,
+                str(Path(__file__)),
+                "--section",
+                "10-json",
+                *(["--quick"] if args.quick else []),
+            ]
+            output = subprocess.run(command, capture_output=True, text=True, check=True, cwd=ROOT).stdout
+            results.append(json.loads(output.strip().splitlines()[-1]))
+        lines += ["## 10. The shipped options: compose + resolve, and a 100-job preflight", ""]
+        lines += [*options_table(results), ""]
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
