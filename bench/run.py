@@ -389,8 +389,9 @@ def preview(rounds: int, torch_stepping_s: float) -> list[str]:
     import numpy as np
     from torch.optim.lr_scheduler import ExponentialLR
 
-    from bounded_lr_resolver.bounds import Schedule, gamma
+    from bounded_lr_resolver.bounds import gamma
     from bounded_lr_resolver.curve import lr_curve
+    from bounded_lr_resolver.schedule import Schedule
 
     lines = []
     for kind, n_updates in (("step", 10**4), ("exponential", None)):

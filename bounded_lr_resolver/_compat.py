@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["registered_function", "version"]
+__all__ = ["job_error", "registered_function", "split_sweep", "version"]
 
 
 def version(tensor: Any) -> int:
@@ -40,3 +40,25 @@ def registered_function(name: str) -> object:
     closure = getattr(wrapper, "__closure__", None) or ()
     cell = dict(zip(code.co_freevars, closure, strict=True)).get("resolver") if code else None
     return wrapper if cell is None else cell.cell_contents
+
+
+def split_sweep(overrides: Any) -> list[list[list[str]]]:
+    """The jobs Hydra's basic sweeper launches for parsed ``overrides``, in batches, in its order.
+
+    ``BasicSweeper.split_arguments`` (a static method of an internal plugin) is the expansion the
+    sweeper itself runs; reproducing it would drift. Known: hydra-core 1.3.2 to 1.4.0rc3.
+    """
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper  # fenced here
+
+    batches: list[list[list[str]]] = BasicSweeper.split_arguments(overrides, None)
+    return batches
+
+
+def job_error(job_return: Any) -> BaseException | None:
+    """The exception a failed Hydra job raised (``JobReturn._return_value``), or None.
+
+    The public ``JobReturn.return_value`` re-raises it and first writes "Error executing job ..."
+    to stderr, which a callback must not do for every failed job. Known: hydra-core 1.1 to 1.4.0rc3.
+    """
+    error = getattr(job_return, "_return_value", None)
+    return error if isinstance(error, BaseException) else None

@@ -32,6 +32,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from bounded_lr_resolver import _compat
 from bounded_lr_resolver.files import atomic_write_text
 from bounded_lr_resolver.preflight import SweepPreflight
 from bounded_lr_resolver.record import resolved_yaml
@@ -110,7 +111,7 @@ class SweepReport(Callback):
         if not _in_sweep(config):
             return
         status = getattr(getattr(job_return, "status", None), "name", "UNKNOWN")
-        error = getattr(job_return, "_return_value", None) if status == "FAILED" else None
+        error = _compat.job_error(job_return) if status == "FAILED" else None
         finish_job(config, status, "" if error is None else f"{type(error).__name__}: {error}")
         self.report(Path(config.hydra.sweep.dir), at_end=False)
 

@@ -65,7 +65,7 @@ def _decimal(fraction: Fraction) -> str | None:
     return text if text is not None and Fraction(text) == fraction else None
 
 
-def _suggest(where: str, name: str, value: str, exact: Fraction, unit: str, per_step: Fraction) -> str:
+def _suggest(exact: Fraction, unit: str, per_step: Fraction) -> str:
     """The two whole step counts around ``exact``, each as this unit's duration where it is one."""
     options = []
     for steps in sorted({max(1, math.floor(exact)), math.ceil(exact)}):
@@ -122,13 +122,14 @@ def steps_of(where: str, name: str, value: object, context: Context, *, minimum:
             name,
             "a whole number of steps",
             shown,
-            _suggest(where, name, value, exact, unit, per_step),
+            _suggest(exact, unit, per_step),
         )
     return check_count(where, name, int(exact), minimum=minimum)
 
 
 def _per_step(unit: str, context: Context) -> tuple[Fraction | None, str]:
     """Steps per unit (None if the context does not say), and the context field it comes from."""
+
     if unit == "ep":
         spe = context.steps_per_epoch
         return (None if spe is None else Fraction(spe)), "steps_per_epoch"

@@ -1,20 +1,20 @@
 """Check every job of a sweep before any of them starts: :class:`SweepPreflight`, a Hydra callback.
 
-A sweep over bounds (``-m scheduler.final_lr=1e-3,0.5,1e-5``) that holds one bad value fails
-hours in, after the good jobs ran, or on a cluster after the submission. ``SweepPreflight``
-expands the sweep the way Hydra's basic sweeper does (lists, ``range``, ``choice``, ``glob``),
-composes every job's config with Hydra's own config loader, and resolves what this package
-derives: every ``${lr_*:...}`` interpolation, and every ``bounded_lr_resolver.build_scheduler``
-node (its derived keys checked against its bounds, as the scheduler would). If any job is bad it
-prints one table of every bad job (its number, overrides and error) and stops the sweep before
-anything is launched: no job folder, no submission. Hydra turns a callback's exception into a
-warning, so it stops the sweep by exiting with status 1.
+A sweep over bounds (``-m scheduler.final_lr=1e-3,0.5,1e-5``) that holds one bad value fails hours
+in, after the good jobs ran, or on a cluster after the submission. ``SweepPreflight`` expands the
+sweep the way Hydra's basic sweeper does (lists, ``range``, ``choice``, ``glob``), composes every
+job's config with Hydra's own config loader, and resolves what this package derives: every
+``${lr_*:...}`` and ``${blr.*:...}`` interpolation, and every
+``bounded_lr_resolver.build_scheduler`` node (its derived keys checked against its bounds, as the
+scheduler would). If any job is bad it prints one table of every bad job (its number, overrides and
+error) and stops the sweep before anything is launched: no job folder, no submission. Hydra turns a
+callback's exception into a warning, so it stops the sweep by exiting with status 1.
 
-Composing is what costs (tens of milliseconds a job, over a second on OmegaConf 2.4 for a typed
-milestone list), so jobs that differ only in value overrides (``scheduler.final_lr=...``,
-``+i=3``; not config group choices) share one composed base: each job is a copy of it with its
-values set as Hydra sets them (``OmegaConf.update(..., merge=True)``). A job that fails that way
-is composed in full before it is called bad, so the error shown is Hydra's own.
+Composing is what costs (tens of milliseconds a job), so jobs that differ only in value overrides
+(``scheduler.final_lr=...``, ``+i=3``; not config group choices) share one composed base: each job
+is a copy of it with its values set as Hydra sets them (``OmegaConf.update(..., merge=True)``). A
+job that fails that way is composed in full before it is called bad, so the error shown is Hydra's
+own.
 
 Sweepers that sample as they go (Optuna) cannot be expanded in advance: for those, the base
 config (the command line's non-sweep overrides) is checked, and each sampled job is checked by
@@ -58,13 +58,13 @@ def _paths(node: Any, path: str = "") -> list[tuple[str, Any]]:
     elif isinstance(node, list):
         for index, value in enumerate(node):
             found += _paths(value, f"{path}[{index}]")
-    elif isinstance(node, str) and "${lr_" in node:
+    elif isinstance(node, str) and ("${lr_" in node or "${blr." in node):
         found.append((path, node))
     return found
 
 
 def check_job_config(config: DictConfig) -> None:
-    """Resolve every ``${lr_*}`` value and check every ``build_scheduler`` node of one job's config."""
+    """Resolve every ``${lr_*}`` and ``${blr.*}`` value and check every ``build_scheduler`` node of a job."""
     from bounded_lr_resolver.factory import build_scheduler
 
     raw = OmegaConf.to_container(config, resolve=False)
@@ -90,11 +90,12 @@ def _is_group(key: str) -> bool:
     """Whether ``key`` names a config group (so ``key=value`` picks an option); True if unsure."""
     try:
         from hydra.core.global_hydra import GlobalHydra
+        from hydra.core.object_type import ObjectType
 
-        exists: bool = GlobalHydra.instance().config_loader().repository.group_exists(key)  # type: ignore[attr-defined]
-    except Exception:  # another Hydra's internals: compose every job in full, as Hydra would
+        options = GlobalHydra.instance().config_loader().get_group_options(key, ObjectType.CONFIG)
+    except Exception:  # not answerable here: compose every job in full, as Hydra would
         return True
-    return exists
+    return bool(options)
 
 
 class _Composer:

@@ -24,9 +24,11 @@ from typing import Any, Final, Literal
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from bounded_lr_resolver import _compat, bounds
-from bounded_lr_resolver.durations import Context, steps_of
+from bounded_lr_resolver import _compat
 from bounded_lr_resolver.errors import ResolverConflictError, bad_type, bad_value
+
+# The math is imported on a resolver's first call, not when the plugin registers the names: Hydra
+# imports the plugin in every app on the machine, most of which never resolve one of ours.
 
 __all__ = [
     "RESOLVERS",
@@ -49,6 +51,8 @@ def lr_gamma(initial_lr: object, final_lr: object, n_updates: object) -> float:
     >>> round(lr_gamma(0.1, 1e-4, 10000), 12)
     0.999309463003
     """
+    from bounded_lr_resolver import bounds
+
     return bounds.gamma(initial_lr, final_lr, n_updates, where="lr_gamma")
 
 
@@ -63,6 +67,8 @@ def lr_step(
     >>> lr_step(1e6, 1e4)
     100
     """
+    from bounded_lr_resolver import bounds
+
     return bounds.step_size(max_steps, n_updates, warmup_steps, final_lr_at, where="lr_step")
 
 
@@ -77,6 +83,8 @@ def lr_milestones(
     >>> lr_milestones(10, 3)
     [3, 6, 10]
     """
+    from bounded_lr_resolver import bounds
+
     return bounds.milestones(max_steps, n_updates, warmup_steps, final_lr_at, where="blr.milestones")
 
 
@@ -86,6 +94,8 @@ def lr_decay_steps(max_steps: object, warmup_steps: object = 0, final_lr_at: obj
     >>> lr_decay_steps(1e6, 1000, "last_step")
     998999
     """
+    from bounded_lr_resolver import bounds
+
     return bounds.decay_steps(max_steps, warmup_steps, final_lr_at, where="blr.decay_steps")
 
 
@@ -95,6 +105,8 @@ def lr_logspace(low: object, high: object, num: object, index: object) -> float:
     >>> lr_logspace(1e-6, 1e-3, 4, 3)
     0.001
     """
+    from bounded_lr_resolver import bounds
+
     return bounds.logspace(low, high, num, index, where="blr.logspace")
 
 
@@ -104,6 +116,8 @@ def lr_values(initial_lr: object, final_lr: object, n_updates: object) -> list[f
     >>> lr_values(1.0, 0.25, 2)
     [1.0, 0.5, 0.25]
     """
+    from bounded_lr_resolver import bounds
+
     return bounds.lr_values(initial_lr, final_lr, n_updates, where="blr.values")
 
 
@@ -113,6 +127,8 @@ def lr_ratio(initial_lr: object, final_lr: object) -> float:
     >>> lr_ratio(0.1, 1e-4), lr_ratio(0.1, 0)
     (0.001, 0.0)
     """
+    from bounded_lr_resolver import bounds
+
     return bounds.lr_ratio(initial_lr, final_lr, where="blr.ratio")
 
 
@@ -125,6 +141,9 @@ def lr_steps(length: object, per: object = None) -> int:
     >>> lr_steps("3ep", 100), lr_steps("0.1dur", 300), lr_steps("2Btok", 10**6), lr_steps(500)
     (300, 30, 2000, 500)
     """
+    from bounded_lr_resolver import bounds
+    from bounded_lr_resolver.durations import Context, steps_of
+
     where = "blr.steps"
     if per is None:
         return steps_of(where, "length", length, Context())

@@ -78,16 +78,20 @@ def expected_jobs(config: DictConfig) -> list[list[str]] | None:
     sweeper = str(OmegaConf.select(config, "hydra.sweeper._target_", default=""))
     if not sweeper.endswith("BasicSweeper"):
         return None
-    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.global_hydra import GlobalHydra
     from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from bounded_lr_resolver import _compat
 
     params = OmegaConf.select(config, "hydra.sweeper.params", default=None) or {}
     arguments = [f"{key}={value}" for key, value in params.items()]
     arguments += [str(item) for item in config.hydra.overrides.task]
+    hydra = GlobalHydra.instance()
+    loader = hydra.config_loader() if hydra.is_initialized() else None  # glob() lists a group's options
     try:
-        parsed = OverridesParser.create().parse_overrides(arguments)
-        batches = BasicSweeper.split_arguments(parsed, None)
-    except Exception:  # e.g. glob() needs Hydra's config loader: the jobs are then known as they start
+        parsed = OverridesParser.create(config_loader=loader).parse_overrides(arguments)
+        batches = _compat.split_sweep(parsed)
+    except Exception:  # a sweep Hydra's basic sweeper itself cannot expand: the jobs are known as they start
         return None
     return [list(job) for batch in batches for job in batch]
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import run, run_app, write_app
 from tests.test_main_job import BOUNDED_LR
 
@@ -114,3 +116,35 @@ def test_group_choices_and_values_mixed(tmp_path: Path) -> None:
     assert [line.split()[0] for line in lines if "final_lr=0.5" in line and "|" in line] == ["1", "3"]
     good = run_app(app(tmp_path), "-m", f"hydra.sweep.dir={sweep}", "bounded_lr@scheduler=step,multistep")
     assert good.stdout.count("JOB RAN") == 2
+
+
+@pytest.mark.usefixtures("registered")
+def test_a_blr_value_outside_any_scheduler_node_is_checked_too() -> None:
+    """A user's own key with one of our namespaced resolvers is resolved by the preflight like lr_*."""
+    from omegaconf import OmegaConf
+
+    from bounded_lr_resolver.preflight import check_job_config
+
+    check_job_config(OmegaConf.create({"values": "${blr.values:0.1,1e-4,3}", "plain": 1}))
+    with pytest.raises(Exception, match=r"blr\.values: final_lr must be in \(0, initial_lr\]") as caught:
+        check_job_config(OmegaConf.create({"values": "${blr.values:0.1,0.5,3}"}))
+    assert "BoundsError" in str(caught.value)
+
+
+@pytest.mark.slow
+def test_a_glob_sweep_over_the_options_is_checked_and_runs(tmp_path: Path) -> None:
+    """``glob()`` needs Hydra's config loader to list a group's options: the preflight uses it, so every
+    sweep Hydra's basic sweeper accepts passes (it once stopped with 'requires --multirun')."""
+    sweep = tmp_path / "sweep"
+    args = [
+        BOUNDED_LR,
+        "-m",
+        f"hydra.sweep.dir={sweep}",
+        "scheduler=glob(linear*)",
+        "scheduler.max_steps=1000",
+    ]
+    result = run([*args, "plot=false"], cwd=tmp_path)
+    assert result.stdout.count("bounds       HOLD") == 2  # linear and linear_to_zero
+    bad = run([*args, "scheduler.final_lr=0.5", "plot=false"], cwd=tmp_path, check=False)
+    assert bad.returncode == 1
+    assert "SweepPreflight: 2 of 2 jobs are bad; nothing was launched." in bad.stderr

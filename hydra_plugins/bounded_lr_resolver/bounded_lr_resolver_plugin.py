@@ -14,6 +14,7 @@ search path broke apps with their own ``scheduler`` key or group.
 
 from __future__ import annotations
 
+import functools
 import warnings
 
 from hydra.core.config_search_path import ConfigSearchPath
@@ -22,13 +23,19 @@ from hydra.plugins.config_source import ConfigLoadError, ConfigResult, ConfigSou
 from hydra.plugins.search_path_plugin import SearchPathPlugin
 
 from bounded_lr_resolver.errors import ResolverConflictWarning
-from bounded_lr_resolver.options import OPTIONS
 from bounded_lr_resolver.resolvers import register_resolvers
 
 __all__ = ["BoundedLRSchemaSource", "BoundedLRSearchPathPlugin"]
 
 _SCHEMA_GROUP = "bounded_lr"
-_SCHEMAS = tuple(sorted(OPTIONS))
+
+
+@functools.cache
+def _options() -> tuple[str, ...]:
+    """The shipped options' names, read when an app first looks into our group (not at every scan)."""
+    from bounded_lr_resolver.options import OPTIONS
+
+    return tuple(sorted(OPTIONS))
 
 
 class BoundedLRSearchPathPlugin(SearchPathPlugin):
@@ -48,7 +55,7 @@ class BoundedLRSchemaSource(ConfigSource):
     def _name(self, config_path: str) -> str | None:
         group, _, name = self._normalize_file_name(config_path).rpartition("/")
         name = name.removesuffix(".yaml")
-        return name if group == _SCHEMA_GROUP and name in _SCHEMAS else None
+        return name if group == _SCHEMA_GROUP and name in _options() else None
 
     def load_config(self, config_path: str) -> ConfigResult:
         name = self._name(config_path)
@@ -77,7 +84,7 @@ class BoundedLRSchemaSource(ConfigSource):
         if config_path.strip("/") == "":
             self._list_add_result(files, _SCHEMA_GROUP, _SCHEMA_GROUP, results_filter)
         elif self.is_group(config_path):
-            for name in _SCHEMAS:
+            for name in _options():
                 self._list_add_result(files, f"{_SCHEMA_GROUP}/{name}.yaml", f"{name}.yaml", results_filter)
         return sorted(files)
 
