@@ -106,6 +106,9 @@ def _step_kind(kind: str) -> tuple[Callable, Callable]:  # type: ignore[type-arg
 
 def step_cost(rounds: int, chunk: int) -> list[str]:
     """Section 9: one table, ours against torch's, each pair alternating on fresh schedulers."""
+    import warnings
+
+    warnings.simplefilter("ignore")  # the loop steps schedulers alone: torch's order and our count warn
     contenders = [("3 phases vs SequentialLR", _ours_three_phases, _three_phases)]
     contenders += [(f"{kind} vs {name}", *_step_kind(kind)) for kind, name in (
         ("step", "StepLR"), ("multistep", "MultiStepLR"), ("exponential", "ExponentialLR"))]  # fmt: skip

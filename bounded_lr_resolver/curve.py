@@ -93,6 +93,10 @@ def lr_curve(
         if all(isinstance(v, int) and not isinstance(v, bool) for v in objects.flat):
             array = objects
     t = _as_steps(array, plan.total)
+    if len(plan.parts) == 1:  # one phase (most kinds without warmup): no masks over the steps
+        (part,) = plan.parts
+        values = _part(plan, part, np.minimum(t, part.phase.steps - 1))
+        return np.where(t >= plan.total, plan.final, values)
     lr = np.full(t.shape, plan.final, dtype=np.float64)
     for part in plan.parts:
         inside = (t >= part.begin) & (t < part.stop)
@@ -107,14 +111,12 @@ def _part(plan: Plan, part: Part, i: npt.NDArray[np.int64]) -> npt.NDArray[np.fl
     length = part.phase.length
     if shape.name == "constant":
         return np.full(i.shape, part.start)
-    if shape.stepwise:
-        values = _stepwise(part, i)
-    elif shape.name == "linear" and not part.phase.offset:
+    if shape.stepwise:  # at i = 0: max(b, a * 1.0 * 1.0) is a, exactly, as lr_at pins it
+        return _stepwise(part, i)
+    if shape.name == "linear" and not part.phase.offset:  # at i = 0: a + (b - a) * 0.0 is a
         a, b = part.start, part.end
-        values = np.clip(a + (b - a) * (i / length), min(a, b), max(a, b))
-    else:
-        return _scalar(plan, part.begin + i)
-    return np.where(i == 0, part.start, values)
+        return np.clip(a + (b - a) * (i / length), min(a, b), max(a, b))
+    return _scalar(plan, part.begin + i)
 
 
 def _stepwise(part: Part, i: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
