@@ -80,28 +80,12 @@ def _ours_three_phases(optimizer):  # type: ignore[no-untyped-def]
 
 
 def _step_kind(kind: str) -> tuple[Callable, Callable]:  # type: ignore[type-arg]
-    from torch.optim.lr_scheduler import ExponentialLR, MultiStepLR, StepLR
+    """Ours and torch's for a step kind over 10**6 steps: bench/run.py's §3 contenders."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from run import _contenders  # type: ignore[import-not-found]
 
-    from bounded_lr_resolver import build_scheduler
-    from bounded_lr_resolver.bounds import gamma, milestones
-
-    steps, count = 10**6, (10**6 if kind == "exponential" else 10**4)
-    g = gamma(0.1, 1e-4, count)
-
-    def ours(optimizer):  # type: ignore[no-untyped-def]
-        n = None if kind == "exponential" else count
-        return build_scheduler(
-            optimizer, initial_lr=0.1, final_lr=1e-4, max_steps=steps, kind=kind, n_updates=n
-        )
-
-    def theirs(optimizer):  # type: ignore[no-untyped-def]
-        if kind == "step":
-            return StepLR(optimizer, 100, g)
-        if kind == "multistep":
-            return MultiStepLR(optimizer, milestones(steps, count), g)
-        return ExponentialLR(optimizer, g)
-
-    return ours, theirs
+    contenders: tuple[Callable, Callable] = _contenders(kind)  # type: ignore[type-arg]
+    return contenders
 
 
 def step_cost(rounds: int, chunk: int) -> list[str]:
