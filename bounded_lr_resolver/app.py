@@ -19,31 +19,19 @@ from pathlib import Path
 from typing import Any
 
 import hydra
-import numpy as np
-import numpy.typing as npt
-import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from omegaconf import DictConfig, ListConfig
+from omegaconf import DictConfig, ListConfig, OmegaConf
 from packaging.version import Version
 
 from bounded_lr_resolver.bounds import check_count, check_lr
 from bounded_lr_resolver.callbacks import failed_writes
-from bounded_lr_resolver.curve import lr_curve
+from bounded_lr_resolver.derived import declared
 from bounded_lr_resolver.errors import BoundsError, bad_type, package_error
-from bounded_lr_resolver.preview import Preview, preview
-from bounded_lr_resolver.report import check_bounds, csv_steps, key_steps, summary, write_csv, write_png
-from bounded_lr_resolver.resume_preview import (
-    load_scheduler_state,
-    resume_summary,
-    resumed_view,
-    write_resume_files,
-)
+from bounded_lr_resolver.preview import preview
+from bounded_lr_resolver.report import check_bounds, csv_steps, summary, write_csv, write_png
 from bounded_lr_resolver.schedule import Schedule
-from bounded_lr_resolver.scheduler import BoundedLR
-from bounded_lr_resolver.sweep_report import schedule_from
-from bounded_lr_resolver.train import train
-from bounded_lr_resolver.trusted import instantiate_trusted, trust_our_callbacks
+from bounded_lr_resolver.trusted import trust_our_callbacks
 
 __all__ = ["config_dir", "hydra_main_kwargs", "main", "register_scheduler_options", "run"]
 
@@ -70,84 +58,6 @@ def config_dir() -> str:
         if (candidate / "config.yaml").is_file():
             return str(candidate)
     raise FileNotFoundError(f"bounded-lr: no config.yaml in {here / 'app_conf'} or {here.parent / 'conf'}")
-
-
-def _preview_optimizer(cfg: DictConfig) -> torch.optim.Optimizer:
-    """An SGD optimizer, one param group per ``optimizer.group_lrs`` (default: one at ``optimizer.lr``)."""
-    lrs: list[Any] = list(cfg.optimizer.group_lrs or [cfg.optimizer.lr])
-    groups = [
-        {
-            "params": [torch.nn.Parameter(torch.zeros(1))],
-            "lr": torch.tensor(lr) if cfg.optimizer.tensor_lr else lr,
-        }
-        for lr in lrs
-    ]
-    return torch.optim.SGD(groups, lr=lrs[0])
-
-
-def _group_lines(scheduler: BoundedLR) -> str:
-    parts = [
-        f"group {index}: {base!r} -> {schedule.lr_at(schedule.max_steps, base)!r}"
-        for index, (schedule, base) in enumerate(
-            zip(scheduler.schedules, scheduler.base_lrs_exact, strict=True)
-        )
-    ]
-    return "\n  groups       " + "; ".join(parts) + "  (each keeps its ratio to initial_lr)"
-
-
-def _main_group(scheduler: BoundedLR) -> int:
-    """The param group whose LR is initial_lr (the largest): the one the summary and curve follow."""
-    bases = scheduler.base_lrs_exact
-    return bases.index(max(bases))
-
-
-_CHUNK = 1 << 20
-
-
-def _verify(optimizer: torch.optim.Optimizer, scheduler: BoundedLR, schedule: Schedule) -> str:
-    """Step the real scheduler through every step, comparing each LR with the closed form as it goes.
-
-    Time is O(max_steps); memory is one chunk of 2**20 steps at a time.
-    """
-    group = optimizer.param_groups[_main_group(scheduler)]
-    tensor = isinstance(group["lr"], torch.Tensor)
-    mismatches, worst, step = 0, 0.0, 0
-    total = schedule.max_steps + 1
-    while step < total:
-        chunk = np.arange(step, min(step + _CHUNK, total), dtype=np.int64)
-        seen = np.empty(chunk.size)
-        for index in range(chunk.size):
-            if step + index:
-                optimizer.step()
-                scheduler.step()
-            seen[index] = float(group["lr"])
-        chunk_mismatches, chunk_worst = _differences(seen, lr_curve(schedule, chunk), tensor)
-        mismatches, worst, step = mismatches + chunk_mismatches, max(worst, chunk_worst), step + chunk.size
-    return _verdict(mismatches, worst, f"stepped the real torch scheduler {schedule.max_steps} times")
-
-
-def _differences(
-    seen: npt.NDArray[np.float64], curve: npt.NDArray[np.float64], tensor: bool
-) -> tuple[int, float]:
-    expected = curve.astype(np.float32).astype(np.float64) if tensor else curve
-    positive = curve > 0
-    worst = float(np.max(np.abs(seen[positive] / curve[positive] - 1.0), initial=0.0))
-    return int(np.count_nonzero(seen != expected)), worst
-
-
-def _verdict(mismatches: int, worst: float, what: str) -> str:
-    verdict = "every LR equals" if mismatches == 0 else f"{mismatches} LRs differ from"
-    return f"{what}: {verdict} the closed form (max relative difference {worst:.3g})"
-
-
-def _spot_check(scheduler: BoundedLR, view: Preview) -> str:
-    steps = list(key_steps(view.schedule).values())
-    main = _main_group(scheduler)
-    wrong = [step for step in steps if scheduler.lrs_at(step)[main] != view.at(step)]
-    where = "equal" if not wrong else f"differ at steps {wrong} from"
-    return (
-        f"the real scheduler's LRs at the key steps {where} the closed form (verify=true steps all of them)"
-    )
 
 
 _JOB = "bounded-lr"
@@ -190,33 +100,56 @@ def cfg_get(cfg: DictConfig, dotted: str) -> object:
     return node
 
 
+_TARGET = "bounded_lr_resolver.build_scheduler"
+_CLOSED_FORM = (
+    "off: the LRs above are the closed form, torch not loaded (verify=true builds the real scheduler "
+    "and compares it at every step)"
+)
+
+
+def declared_schedule(cfg: DictConfig) -> Schedule | None:
+    """The schedule ``cfg.scheduler`` declares, checked as the factory checks it, without torch.
+
+    ``None`` when only the real scheduler can answer: ``verify``, ``resume_from``, ``task=train``,
+    an optimizer option (tensor or per-group LRs, an ``optimizer.lr`` other than ``initial_lr``),
+    per-group bounds, or a node whose ``_target_`` is not our factory.
+    """
+    node = cfg.scheduler
+    if (
+        cfg.task.name != "preview"
+        or cfg.verify
+        or cfg.get("resume_from")
+        or cfg.optimizer.tensor_lr
+        or cfg.optimizer.group_lrs is not None
+        or not isinstance(node, DictConfig)
+        or node.get("_target_") != _TARGET
+    ):
+        return None
+    values = OmegaConf.to_container(node, resolve=True)
+    assert isinstance(values, dict)
+    plan = declared({str(key): value for key, value in values.items() if not str(key).startswith("_")})
+    if len(plan) != 1 or plan[0][0].initial_lr != cfg.optimizer.lr:
+        return None  # the factory's own error says what is wrong with the optimizer or the groups
+    return plan[0][0]
+
+
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Run the main job on a composed config; return what it printed, as numbers."""
     check_job(cfg)
     out = Path(HydraConfig.get().runtime.output_dir)
-    make_scheduler = instantiate_trusted(cfg.scheduler)
-    result: dict[str, Any] = {}
-    if cfg.task.name == "train":
-        trained = train(cfg, make_scheduler, out)
-        schedule = schedule_from(cfg.scheduler, where="bounded-lr")
-        every = lr_curve(schedule, np.arange(schedule.max_steps, dtype=np.int64))  # training is O(steps)
-        verdict = _verdict(
-            *_differences(trained["lrs"], every, False), f"trained {schedule.max_steps} steps; the LR of each"
-        )
-        result["final_loss"] = trained["final_loss"]
-        view = preview(schedule)
+    schedule = declared_schedule(cfg)
+    if schedule is not None:
+        result: dict[str, Any] = {"view": preview(schedule), "verdict": _CLOSED_FORM, "label": "verify"}
     else:
-        optimizer = _preview_optimizer(cfg)
-        scheduler = make_scheduler(optimizer=optimizer)
-        if cfg.get("resume_from"):
-            return _resumed(cfg, optimizer, scheduler, out)
-        if len(optimizer.param_groups) > 1:
-            result["groups"] = _group_lines(scheduler)
-        schedule = scheduler.schedules[_main_group(scheduler)]
-        view = preview(schedule)
-        verdict = _verify(optimizer, scheduler, schedule) if cfg.verify else _spot_check(scheduler, view)
+        from bounded_lr_resolver.stepping import stepped  # torch: the real scheduler
+
+        result = stepped(cfg, out)
+        if "resumed_at" in result:
+            return result
+        schedule = result.pop("schedule")
+    view, verdict = result.pop("view"), result.pop("verdict")
     check = check_bounds(view)
-    text = summary(view, check, verdict) + result.pop("groups", "")
+    text = summary(view, check, verdict, result.pop("label", "verified")) + result.pop("groups", "")
     if "final_loss" in result:
         text += f"\n  final loss   {result['final_loss']:.6g}  (MSE on all {cfg.task.samples} samples)"
     print(text, flush=True)
@@ -244,38 +177,6 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             "this is a bug in bounded-lr-resolver, please report it with the command line"
         )
     return result
-
-
-def _resumed(
-    cfg: DictConfig, optimizer: torch.optim.Optimizer, scheduler: BoundedLR, out: Path
-) -> dict[str, Any]:
-    """``resume_from=<checkpoint>``: load it as training would, then preview and check the whole plan."""
-    path = str(cfg.resume_from)
-    scheduler.load_state_dict(load_scheduler_state(path))
-    step = scheduler.last_epoch
-    view = resumed_view(scheduler, _main_group(scheduler), step)
-    text, ok = resume_summary(view, scheduler, path)
-    if cfg.verify:
-        end = scheduler.schedules[0].max_steps + 1
-        expected = [view.plan.lr_at(t) for t in range(step + 1, end)]
-        written = []
-        for _ in range(step + 1, end):
-            optimizer.step()
-            scheduler.step()
-            written.append(float(optimizer.param_groups[_main_group(scheduler)]["lr"]))
-        differences = _differences(np.array(written), np.array(expected), bool(cfg.optimizer.tensor_lr))
-        text += "\n  verified     " + _verdict(
-            *differences, f"stepped the resumed scheduler {end - step - 1} times"
-        )
-    print(text, flush=True)
-    title = f"resumed at step {step} from {Path(path).name}: the rest re-planned under this config"
-    write_resume_files(view, out, bool(cfg.plot), title)
-    if not ok:
-        raise BoundsError(
-            f"{_JOB}: the re-planned schedule must keep its promises, got one that breaks them (see 'bounds' "
-            "above); this is a bug in bounded-lr-resolver, please report it with the command line"
-        )
-    return {"resumed_at": step, "lr_at_resume": view.lr_at_resume}
 
 
 def _failure(error: BaseException) -> str | None:

@@ -138,7 +138,9 @@ class SweepReport(Callback):
                         _log.error("SweepReport: %s: %s", job["job"], job["problem"])
             ended = all(job["status"] in ("COMPLETED", "FAILED") for job in jobs)
             name = f"{sweep_dir.name} ({sweep['id'][:8]})" if sweep else sweep_dir.name
-            write_report(sweep_dir, jobs, plot=at_end or ended, name=name)
+            missing = write_report(sweep_dir, jobs, plot=at_end or ended, name=name)
+            if missing is not None and at_end:
+                _log.warning("SweepReport: sweep_report.png not written: %s", missing)
 
     def _job(self, sweep_dir: Path, folder: Path | None, record: dict[str, Any]) -> dict[str, Any]:
         job: dict[str, Any]

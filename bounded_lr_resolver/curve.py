@@ -14,8 +14,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
+from bounded_lr_resolver.errors import missing_extra  # before the optional imports it names
+
+try:
+    import numpy as np
+    import numpy.typing as npt
+except ModuleNotFoundError as error:
+    raise missing_extra(error, "lr_curve") from None
 
 from bounded_lr_resolver.errors import bad_value
 from bounded_lr_resolver.phases import Part, Plan

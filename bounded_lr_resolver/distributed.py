@@ -12,7 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch.distributed as dist
+from bounded_lr_resolver.errors import missing_extra  # before the optional imports it names
+
+try:
+    import torch.distributed as dist
+except ModuleNotFoundError as error:
+    raise missing_extra(error, "check_same_across_ranks") from None
 
 from bounded_lr_resolver.errors import bad_value
 from bounded_lr_resolver.scheduler import BoundedLR

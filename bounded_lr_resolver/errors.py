@@ -14,6 +14,7 @@ __all__ = [
     "BoundedLRError",
     "BoundsError",
     "BoundsTypeError",
+    "MissingExtraError",
     "ResolverConflictError",
     "ResolverConflictWarning",
     "ResumeMismatchError",
@@ -21,6 +22,7 @@ __all__ = [
     "UntrustedTargetError",
     "bad_type",
     "bad_value",
+    "missing_extra",
     "package_error",
 ]
 
@@ -35,6 +37,14 @@ class BoundsError(BoundedLRError, ValueError):
 
 class BoundsTypeError(BoundedLRError, TypeError):
     """A value has the wrong type (text, bool, None or a list where a number belongs)."""
+
+
+class MissingExtraError(BoundedLRError, ModuleNotFoundError):
+    """What was called needs an optional dependency that is not installed; the message names the extra.
+
+    The base install (``pip install bounded-lr-resolver``) is the resolvers, the plugin and the
+    shipped config group. The scheduler needs ``[torch]``, pictures ``[plot]``, the main job ``[cli]``.
+    """
 
 
 class ResolverConflictError(BoundedLRError, ValueError):
@@ -86,6 +96,26 @@ def bad_type(
     got: dict[str, object] = {name: value}
     message = _format(where, name, rule, got, None) + f" ({type(value).__name__})"
     return BoundsTypeError(f"{message}. {hint}" if hint else message)
+
+
+EXTRAS = {"torch": "torch", "numpy": "torch", "matplotlib": "plot", "tqdm": "cli"}
+"""The extra that brings each optional module (numpy comes with ``[torch]``, ``[plot]`` and ``[cli]``)."""
+
+
+def missing_extra(error: ModuleNotFoundError, needed_by: str, extra: str | None = None) -> BaseException:
+    """Our error for an optional import that failed (``error`` itself when another module is missing).
+
+    ``needed_by`` says what needs it (``"build_scheduler and BoundedLR"``); ``extra`` overrides
+    the extra named in the hint (the main job's is ``cli``).
+    """
+    module = (error.name or "").partition(".")[0]
+    if module not in EXTRAS:
+        return error
+    return MissingExtraError(
+        f"{needed_by} needs {module}, which is not installed here: "
+        f"pip install 'bounded-lr-resolver[{extra or EXTRAS[module]}]' (or pip install {module})",
+        name=module,
+    )
 
 
 def package_error(error: BaseException) -> tuple[BoundedLRError | None, str | None]:

@@ -14,16 +14,24 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any, overload
-
-import torch
-from torch.optim import Optimizer
+from typing import TYPE_CHECKING, Any, overload
 
 from bounded_lr_resolver.checkpoint import FP32_RTOL
-from bounded_lr_resolver.errors import bad_type, bad_value
-from bounded_lr_resolver.resume import ON_RESUME_CHANGE
+from bounded_lr_resolver.derived import (
+    check_derived,
+    check_on_resume_change,
+    declared,
+    is_sequence,
+    plain,
+    plain_phases,
+)
+from bounded_lr_resolver.errors import bad_type, bad_value, missing_extra
 from bounded_lr_resolver.schedule import Schedule
-from bounded_lr_resolver.scheduler import BoundedLR, check_group_lr
+
+if TYPE_CHECKING:  # torch is imported when an optimizer is given: the partial is pure (a base install)
+    from torch.optim import Optimizer
+
+    from bounded_lr_resolver.scheduler import BoundedLR
 
 __all__ = ["build_scheduler"]
 
@@ -41,10 +49,6 @@ def _same_lr(group_lr: float, declared: float, is_tensor: bool) -> bool:
     return math.isclose(group_lr, declared, rel_tol=rtol)
 
 
-def _is_sequence(value: object) -> bool:
-    return isinstance(value, Sequence) and not isinstance(value, (str, bytes))
-
-
 def _plan(
     optimizer: Optimizer,
     initial_lr: float | Sequence[float],
@@ -52,8 +56,10 @@ def _plan(
     fields: dict[str, Any],
 ) -> list[tuple[Schedule, float]]:
     group_lrs = _group_lrs(optimizer)
+    import torch
+
     tensors = [isinstance(group["lr"], torch.Tensor) for group in optimizer.param_groups]
-    if _is_sequence(initial_lr) or _is_sequence(final_lr):
+    if is_sequence(initial_lr) or is_sequence(final_lr):
         return _plan_per_group(group_lrs, tensors, initial_lr, final_lr, fields)
     schedule = Schedule(initial_lr=initial_lr, final_lr=final_lr, where=_WHERE, **fields)
     peak = max(group_lrs)
@@ -80,7 +86,7 @@ def _plan_per_group(
     fields: dict[str, Any],
 ) -> list[tuple[Schedule, float]]:
     for name, value in (("initial_lr", initial_lr), ("final_lr", final_lr)):
-        if not _is_sequence(value):
+        if not is_sequence(value):
             raise bad_type(_WHERE, name, "a list like the other bound when one of them is a list", value)
         if len(value) != len(group_lrs):  # type: ignore[arg-type]
             raise bad_value(
@@ -101,54 +107,6 @@ def _plan_per_group(
             )
         plan.append((schedule, schedule.initial_lr))
     return plan
-
-
-def _check_derived(
-    plan: list[tuple[Schedule, float]],
-    gamma: float | None,
-    step_size: int | None,
-    milestones: Sequence[int] | None,
-) -> None:
-    """Derived values shown in a config (gamma, step_size, milestones) must match what we derive."""
-    for schedule, _ in plan:
-        if not schedule.stepwise:
-            given = {"gamma": gamma, "step_size": step_size, "milestones": milestones}
-            for name, value in given.items():
-                if value is not None:
-                    raise bad_value(
-                        _WHERE,
-                        name,
-                        f"left out for kind={schedule.kind!r} (it applies to the step kinds: "
-                        "step, multistep, exponential)",
-                        {name: value, "kind": schedule.kind},
-                    )
-            continue
-        if gamma is not None and not (
-            isinstance(gamma, (int, float)) and math.isclose(gamma, schedule.gamma, rel_tol=1e-12)
-        ):
-            raise bad_value(
-                _WHERE,
-                "gamma",
-                "the gamma derived from the bounds (or left out)",
-                {"gamma": gamma, "derived gamma": schedule.gamma},
-                "Change initial_lr, final_lr or n_updates instead of gamma",
-            )
-        if step_size is not None and step_size != schedule.step_size:
-            raise bad_value(
-                _WHERE,
-                "step_size",
-                "the step size derived from the bounds (or left out)",
-                {"step_size": step_size, "derived step_size": schedule.step_size},
-                "Change max_steps, n_updates or warmup_steps instead of step_size",
-            )
-        if milestones is not None and list(milestones) != schedule.milestones():
-            raise bad_value(
-                _WHERE,
-                "milestones",
-                "the milestones derived from the bounds (or left out)",
-                {"milestones": list(milestones)[:8], "derived": schedule.milestones()[:8]},
-                "Change max_steps, n_updates or warmup_steps instead of milestones",
-            )
 
 
 @overload
@@ -268,44 +226,47 @@ def build_scheduler(  # type: ignore[misc]  # overloads: keyword bounds, narrowe
         "warmup_shape": warmup_shape,
         "decay_steps": decay_steps,
         "decay_shape": decay_shape,
-        "phases": _plain_phases(phases),
+        "phases": plain_phases(phases),
         "steps_per_epoch": steps_per_epoch,
         "tokens_per_step": tokens_per_step,
         **shape_params,
     }
     bounds = {"initial_lr": initial_lr, "final_lr": final_lr, **fields}
     derived = {"gamma": gamma, "step_size": step_size, "milestones": milestones}
-    if on_resume_change not in ON_RESUME_CHANGE:
-        rule = f"one of {list(ON_RESUME_CHANGE)}"
-        raise bad_value(_WHERE, "on_resume_change", rule, {"on_resume_change": on_resume_change})
+    check_on_resume_change(on_resume_change)
     if optimizer is None:
-        if _complete(bounds):  # a hand-edited derived key is caught as soon as the config is read
-            _check_derived(_schedules(bounds), gamma, step_size, milestones)
+        declared({**bounds, **derived})  # a hand-edited derived key is caught as soon as the config is read
         given = {key: value for key, value in bounds.items() if value is not None or key in _REQUIRED}
         return functools.partial(
             build_scheduler,
             **given,
             **{key: value for key, value in derived.items() if value is not None},
             on_resume_change=on_resume_change,
-            derived_from={"bounds": _plain(given), "derived": _plain(derived)},
+            derived_from={"bounds": plain(given), "derived": plain(derived)},
         )
     if derived_from is not None:
         # The partial remembers the config's bounds and what they derived. Where a bound of this
         # call replaced one, the config's derived keys are derived again; a derived key given in
         # this call (it differs from the config's) is checked against this call's bounds.
-        current = _plain(bounds)
+        current = plain(bounds)
         replaced = any(current.get(key) != value for key, value in derived_from.get("bounds", {}).items())
         remembered = derived_from.get("derived", {})
         if replaced:
             gamma = None if _same(gamma, remembered.get("gamma")) else gamma
             step_size = None if _same(step_size, remembered.get("step_size")) else step_size
             milestones = None if _same(milestones, remembered.get("milestones")) else milestones
+    try:
+        from torch.optim import Optimizer
+    except ModuleNotFoundError as error:  # a base install: the partial needs no torch, the scheduler does
+        raise missing_extra(error, "build_scheduler(optimizer=...)") from None
+    from bounded_lr_resolver.scheduler import BoundedLR, check_group_lr
+
     if not isinstance(optimizer, Optimizer):
         raise bad_type(_WHERE, "optimizer", "a torch.optim.Optimizer", optimizer)
     for index, group in enumerate(optimizer.param_groups):
         check_group_lr(_WHERE, index, group["lr"])
     plan = _plan(optimizer, initial_lr, final_lr, fields)
-    _check_derived(plan, gamma, step_size, milestones)
+    check_derived(plan, gamma, step_size, milestones)
     return BoundedLR(optimizer, plan, on_resume_change=on_resume_change)
 
 
@@ -316,37 +277,12 @@ build_scheduler.__module__ = "bounded_lr_resolver"
 __test__ = {"build_scheduler": build_scheduler}  # doctest skips functions "from another module"
 
 
-def _plain(bounds: Mapping[str, Any]) -> dict[str, Any]:
-    """Bounds as comparable plain data (per-group lists as lists; OmegaConf lists arrive as such)."""
-    return {key: list(value) if _is_sequence(value) else value for key, value in bounds.items()}
-
-
 _REQUIRED = ("initial_lr", "max_steps")
-
-
-def _complete(bounds: Mapping[str, Any]) -> bool:
-    return all(bounds.get(key) is not None for key in _REQUIRED)
 
 
 def _same(value: object, remembered: object) -> bool:
     """Whether a derived key of the call is the one the partial brought from the config."""
     if value is None:
         return True
-    same: bool = _plain({"v": value})["v"] == remembered
+    same: bool = plain({"v": value})["v"] == remembered
     return same
-
-
-def _plain_phases(phases: object) -> object:
-    """Declared phases as plain lists and dicts (OmegaConf's containers arrive as such)."""
-    if isinstance(phases, Sequence) and not isinstance(phases, (str, bytes)):
-        return [dict(entry) if isinstance(entry, Mapping) else entry for entry in phases]
-    return phases
-
-
-def _schedules(bounds: Mapping[str, Any]) -> list[tuple[Schedule, float]]:
-    """The schedules the bounds declare (one per group for per-group lists), without an optimizer."""
-    fields = {key: value for key, value in bounds.items() if key not in ("initial_lr", "final_lr")}
-    initial, final = bounds["initial_lr"], bounds["final_lr"]
-    pairs = zip(initial, final, strict=False) if _is_sequence(initial) else [(initial, final)]
-    schedules = [Schedule(initial_lr=eta0, final_lr=eta_f, where=_WHERE, **fields) for eta0, eta_f in pairs]
-    return [(schedule, schedule.initial_lr) for schedule in schedules]

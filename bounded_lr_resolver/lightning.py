@@ -10,12 +10,13 @@ already built one against it. Lightning itself is imported only by the caller.
 from __future__ import annotations
 
 import math
-from typing import Any
-
-from torch.optim import Optimizer
+from typing import TYPE_CHECKING, Any
 
 from bounded_lr_resolver.errors import bad_value
-from bounded_lr_resolver.scheduler import BoundedLR
+from bounded_lr_resolver.scheduler import BoundedLR  # names the [torch] extra if torch is missing
+
+if TYPE_CHECKING:
+    from torch.optim import Optimizer
 
 __all__ = ["lightning_scheduler", "trainer_horizon"]
 

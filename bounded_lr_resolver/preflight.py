@@ -65,7 +65,7 @@ def _paths(node: Any, path: str = "") -> list[tuple[str, Any]]:
 
 def check_job_config(config: DictConfig) -> None:
     """Resolve every ``${lr_*}`` and ``${blr.*}`` value and check every ``build_scheduler`` node of a job."""
-    from bounded_lr_resolver.factory import build_scheduler
+    from bounded_lr_resolver.derived import declared
 
     raw = OmegaConf.to_container(config, resolve=False)
     for path, value in _paths(raw):
@@ -73,7 +73,7 @@ def check_job_config(config: DictConfig) -> None:
             node = OmegaConf.select(config, path)
             fields = OmegaConf.to_container(node, resolve=True)
             assert isinstance(fields, dict)
-            build_scheduler(**{str(k): v for k, v in fields.items() if not str(k).startswith("_")})
+            declared({str(k): v for k, v in fields.items() if not str(k).startswith("_")})
         else:
             resolved = OmegaConf.select(config, path, throw_on_resolution_failure=True)
             if isinstance(resolved, (DictConfig, ListConfig)):

@@ -14,8 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-import numpy as np
-import numpy.typing as npt
+from bounded_lr_resolver.errors import missing_extra  # before the optional imports it names
+
+try:
+    import numpy as np
+    import numpy.typing as npt
+except ModuleNotFoundError as error:
+    raise missing_extra(error, "the preview") from None
 
 from bounded_lr_resolver.curve import lr_curve, plan_of
 from bounded_lr_resolver.phases import Part, Plan

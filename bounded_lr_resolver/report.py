@@ -10,9 +10,15 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import numpy as np
-import numpy.typing as npt
+from bounded_lr_resolver.errors import missing_extra  # before the optional imports it names
+
+try:
+    import numpy as np
+    import numpy.typing as npt
+except ModuleNotFoundError as error:
+    raise missing_extra(error, "the summary and CSV") from None
 
 from bounded_lr_resolver.files import atomic_write
 from bounded_lr_resolver.phases import Part
@@ -123,7 +129,7 @@ def _length(s: Schedule, name: str, steps: int) -> str:
     return f"{steps}" + (f" ({given})" if given else "")
 
 
-def summary(view: Preview, check: BoundsCheck, verified: str) -> str:
+def summary(view: Preview, check: BoundsCheck, verified: str, verified_label: str = "verified") -> str:
     """The terminal summary: derived values, the LR at the key steps, and whether the bounds hold."""
     s = view.schedule
     assert isinstance(s, Schedule)
@@ -156,7 +162,7 @@ def summary(view: Preview, check: BoundsCheck, verified: str) -> str:
         f"{check.within_bounds_after_warmup}, {counted}, "
         f"final_lr from step {s.last_decay_step}: {check.reaches_final}"
     )
-    lines.append(f"  verified     {verified}")
+    lines.append(f"  {verified_label:<12} {verified}")
     return "\n".join(lines)
 
 
@@ -223,6 +229,18 @@ def write_csv(path: Path, steps: npt.NDArray[np.int64], columns: dict[str, npt.N
     atomic_write(path, write)
 
 
+def pyplot() -> Any:
+    """matplotlib's ``pyplot`` on the Agg backend (files, no display); MissingExtraError names ``[plot]``."""
+    try:
+        import matplotlib
+    except ModuleNotFoundError as error:
+        raise missing_extra(error, "a PNG (plot=true, sweep_report.png)") from None
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    return plt
+
+
 def write_png(
     path: Path,
     curves: dict[str, Preview],
@@ -234,10 +252,7 @@ def write_png(
     With ``losses`` (``(final_lr, final loss)`` pairs, e.g. from a sweep), a second panel shows
     the final loss against the final LR.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
+    plt = pyplot()
 
     panels = 2 if losses else 1
     figure, all_axes = plt.subplots(1, panels, figsize=(9 + 5 * (panels - 1), 5), dpi=110, squeeze=False)

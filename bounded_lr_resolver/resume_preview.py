@@ -14,9 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
-import torch
+from bounded_lr_resolver.errors import missing_extra  # before the optional imports it names
+
+try:
+    import numpy as np
+    import numpy.typing as npt
+    import torch
+except ModuleNotFoundError as error:
+    raise missing_extra(error, "the resumed preview") from None
 
 from bounded_lr_resolver.errors import bad_value
 from bounded_lr_resolver.phases import Plan

@@ -14,9 +14,14 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
-import torch
-from torch.optim import Optimizer
-from torch.optim.lr_scheduler import LRScheduler
+from bounded_lr_resolver.errors import missing_extra  # before the optional imports it names
+
+try:
+    import torch
+    from torch.optim import Optimizer
+    from torch.optim.lr_scheduler import LRScheduler
+except ModuleNotFoundError as error:
+    raise missing_extra(error, "BoundedLR (the torch scheduler)") from None
 
 from bounded_lr_resolver import _compat
 from bounded_lr_resolver.checkpoint import LOAD, parse, tail_record

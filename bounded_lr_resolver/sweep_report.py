@@ -17,7 +17,7 @@ from typing import Any
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from bounded_lr_resolver.errors import BoundedLRError
+from bounded_lr_resolver.errors import BoundedLRError, missing_extra
 from bounded_lr_resolver.files import atomic_write_text
 from bounded_lr_resolver.schedule import SCHEDULE_FIELDS, Schedule
 
@@ -160,15 +160,16 @@ def _cell(value: object) -> str:
     return " ".join(str(value).split()).replace("\\", "\\\\").replace("|", "\\|")
 
 
-def write_report(sweep_dir: Path, jobs: list[dict[str, Any]], plot: bool = True, name: str = "") -> None:
+def write_report(
+    sweep_dir: Path, jobs: list[dict[str, Any]], plot: bool = True, name: str = ""
+) -> BaseException | None:
     """Write ``sweep_report.{csv,md}`` (and with ``plot``, ``.png``) for ``jobs`` (see :func:`read_job`).
+
+    Returns why the PNG was not drawn where an extra is missing (numpy, matplotlib), else None.
 
     Every job is a row; jobs whose files are broken say so in ``problem``; jobs that failed or did
     not run, and jobs without a schedule, are not plotted.
     """
-    from bounded_lr_resolver.preview import preview
-    from bounded_lr_resolver.report import write_png
-
     rows = _rows(jobs)
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(_COLUMNS))
@@ -179,7 +180,15 @@ def write_report(sweep_dir: Path, jobs: list[dict[str, Any]], plot: bool = True,
     body = "".join("| " + " | ".join(_cell(value) for value in row.values()) + " |\n" for row in rows)
     atomic_write_text(sweep_dir / "sweep_report.md", header + body)
     if not plot:
-        return
+        return None
+    try:  # numpy and matplotlib: the [plot] extra; the CSV and the table need neither
+        import matplotlib  # noqa: F401
+        import numpy  # noqa: F401
+    except ModuleNotFoundError as error:
+        return missing_extra(error, "sweep_report.png", "plot")
+    from bounded_lr_resolver.preview import preview
+    from bounded_lr_resolver.report import write_png
+
     plotted = [job for job in jobs if job["schedule"] is not None and job["status"] in ("", "COMPLETED")]
     curves = {
         f"{job['job']}: {job['overrides'] or '(defaults)'}": preview(job["schedule"], max_points=20_000)
@@ -192,3 +201,4 @@ def write_report(sweep_dir: Path, jobs: list[dict[str, Any]], plot: bool = True,
         f" ({len(jobs) - len(plotted)} not plotted, see sweep_report.md)" if len(plotted) < len(jobs) else ""
     )
     write_png(sweep_dir / "sweep_report.png", curves, title, losses)
+    return None

@@ -12,10 +12,16 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import torch
 from omegaconf import DictConfig
-from tqdm import tqdm
+
+from bounded_lr_resolver.errors import missing_extra  # before the optional imports it names
+
+try:
+    import numpy as np
+    import torch
+    from tqdm import tqdm
+except ModuleNotFoundError as error:
+    raise missing_extra(error, "task=train", "cli") from None
 
 from bounded_lr_resolver.files import atomic_write, atomic_write_text
 from bounded_lr_resolver.scheduler import BoundedLR

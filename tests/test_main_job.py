@@ -48,6 +48,51 @@ def test_default_job_is_the_seed_example(tmp_path: Path) -> None:
     # the CSV lists every change point, so the LR is constant between rows
     assert set(range(100, 10**6 + 1, 100)) <= set(steps.tolist())
 
+    assert not (tmp_path / "schedule.png").exists()  # plot=true draws it
+
+    saved = yaml.safe_load((tmp_path / "resolved_config.yaml").read_text())
+    assert saved["scheduler"]["gamma"] == pytest.approx(0.999309463003, abs=1e-12)
+    assert saved["scheduler"]["step_size"] == 100
+
+
+_LOADED = (
+    "import sys\n"
+    "from bounded_lr_resolver.app import main\n"
+    "try:\n"
+    "    main()\n"
+    "finally:\n"
+    "    print('loaded', sorted(name for name in ('torch', 'matplotlib') if name in sys.modules))\n"
+)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("args", "loaded"),
+    [
+        pytest.param([], [], id="preview-loads-neither"),
+        pytest.param(["scheduler=cosine_to_zero"], [], id="shape-preview-loads-neither"),
+        pytest.param(["plot=true"], ["matplotlib"], id="plot-loads-matplotlib"),
+        pytest.param(
+            ["verify=true", "scheduler.max_steps=1000", "scheduler.n_updates=10"], ["torch"], id="verify"
+        ),
+        pytest.param(["optimizer.tensor_lr=true"], ["torch"], id="tensor-lr"),
+        pytest.param(["optimizer.lr=0.05"], ["torch"], id="other-optimizer-lr-goes-to-the-factory"),
+    ],
+)
+def test_what_the_job_loads(tmp_path: Path, args: list[str], loaded: list[str]) -> None:
+    """The plain preview is the closed form: torch and matplotlib load only where the job needs them."""
+    done = run([sys.executable, "-c", _LOADED, f"hydra.run.dir={tmp_path}", *args], cwd=tmp_path, check=False)
+    assert done.stdout.splitlines()[-1] == f"loaded {loaded}", done.stdout + done.stderr
+    assert (tmp_path / "schedule.png").exists() == ("plot=true" in args)
+    if "optimizer.lr=0.05" in args:  # the factory's own message, as before the preview went torch-free
+        assert done.returncode == 1
+        assert "initial_lr must be the optimizer's (largest param group's) lr" in done.stderr
+    else:
+        assert done.returncode == 0, done.stderr
+
+
+def test_plot_true_draws_the_png(tmp_path: Path) -> None:
+    run([BOUNDED_LR, f"hydra.run.dir={tmp_path}", "plot=true"], cwd=tmp_path)
     png = (tmp_path / "schedule.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(png) > 20_000
@@ -56,10 +101,6 @@ def test_default_job_is_the_seed_example(tmp_path: Path) -> None:
     height, width, _ = matplotlib.image.imread(tmp_path / "schedule.png").shape
     assert width >= 800
     assert height >= 400
-
-    saved = yaml.safe_load((tmp_path / "resolved_config.yaml").read_text())
-    assert saved["scheduler"]["gamma"] == pytest.approx(0.999309463003, abs=1e-12)
-    assert saved["scheduler"]["step_size"] == 100
 
 
 def test_csv_matches_the_real_torch_scheduler(tmp_path: Path) -> None:
@@ -86,6 +127,7 @@ def test_warmup_and_last_step_show_in_summary(tmp_path: Path) -> None:
         "scheduler.final_lr_at=last_step",
         "optimizer.tensor_lr=true",
         "verify=true",
+        "plot=true",
     ]
     output = run([BOUNDED_LR, f"hydra.run.dir={tmp_path}", *args], cwd=tmp_path).stdout
     assert "100  0.1                      end of warmup" in output
@@ -124,6 +166,7 @@ def test_every_shape_previews_verifies_and_plots(
         "scheduler.max_steps=1200",
         "verify=true",
         "optimizer.tensor_lr=true",
+        "plot=true",
         *extra,
     ]
     output = run([BOUNDED_LR, f"hydra.run.dir={tmp_path}", *args], cwd=tmp_path).stdout

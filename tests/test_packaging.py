@@ -61,7 +61,7 @@ def test_wheel_contents(wheel: Path) -> None:
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
     assert "[hydra.plugins]" in text
     assert "BoundedLRSearchPathPlugin" in text
-    assert "bounded-lr = bounded_lr_resolver.app:main" in text
+    assert "bounded-lr = bounded_lr_resolver.__main__:main" in text
 
 
 @pytest.fixture(scope="module")
@@ -119,3 +119,131 @@ def test_wheel_install_is_discovered_and_runs(wheel_venv: Path, tmp_path: Path) 
     )
     assert "bounds       HOLD" in out.stdout
     assert (tmp_path / "job" / "schedule.csv").is_file()
+
+
+# What a base install must do with none of torch, numpy, matplotlib or tqdm: every resolver and
+# every shipped option composes and resolves to the same values as a full install, the shipped
+# node instantiates to the factory's partial, and what needs an extra says which one.
+_BASE_SCRIPT = """
+import functools, importlib.util, json, sys
+from hydra import compose, initialize
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
+from bounded_lr_resolver.options import OPTIONS
+
+resolvers = OmegaConf.create({
+    "max_steps": 1000000,
+    "gamma": "${lr_gamma:0.1,1e-4,10000}", "step": "${lr_step:1e6,1e4}",
+    "ns_gamma": "${blr.gamma:0.1,1e-4,10000}", "ns_step": "${blr.step:1e6,1e4}",
+    "milestones": "${blr.milestones:1000,3}", "values": "${blr.values:0.1,1e-4,3}",
+    "decay_steps": "${blr.decay_steps:1000,10,last_step}", "ratio": "${blr.ratio:0.1,0}",
+    "logspace": "${blr.logspace:1e-6,1e-3,20,7}", "warmup": "${blr.steps:0.05dur,${max_steps}}",
+    "epochs": "${blr.steps:3ep,100}",
+})
+found = {"options": {}}
+with initialize(version_base=None, config_path=None):  # Hydra's plugin scan registers the resolvers
+    found["resolvers"] = OmegaConf.to_container(resolvers, resolve=True)
+    for name in OPTIONS:
+        cfg = compose(overrides=[f"+bounded_lr@scheduler={name}"])
+        found["options"][name] = OmegaConf.to_container(cfg, resolve=True)
+        made = instantiate(cfg.scheduler)
+        assert isinstance(made, functools.partial), (name, made)
+    try:
+        made(optimizer=object())
+    except Exception as error:
+        found["error"] = f"{type(error).__name__}: {error}"
+found["installed"] = [m for m in ("torch", "numpy", "matplotlib", "tqdm") if importlib.util.find_spec(m)]
+found["loaded"] = sorted(sys.modules.keys() & {"torch", "numpy", "matplotlib", "tqdm"})
+print(json.dumps(found, sort_keys=True))
+"""
+
+
+@pytest.fixture(scope="module")
+def base_venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``pip install bounded-lr-resolver`` alone (this stack's hydra-core and omegaconf), from the index."""
+    import hydra
+    import omegaconf
+
+    venv = tmp_path_factory.mktemp("base")
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    pins = [f"hydra-core=={hydra.__version__}", f"omegaconf=={omegaconf.__version__}"]
+    subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", str(wheel), *pins],
+        check=True,
+        capture_output=True,
+    )
+    return venv
+
+
+@pytest.mark.slow
+def test_a_base_install_composes_everything_without_torch_numpy_matplotlib(
+    base_venv: Path, tmp_path: Path
+) -> None:
+    import json
+
+    base = json.loads(run([str(base_venv / "bin" / "python"), "-c", _BASE_SCRIPT], cwd=tmp_path).stdout)
+    full = json.loads(run([sys.executable, "-c", _BASE_SCRIPT], cwd=tmp_path).stdout)
+    assert base["installed"] == []
+    assert base["loaded"] == []
+    assert full["installed"] == ["torch", "numpy", "matplotlib", "tqdm"]  # the oracle is a full install
+    assert base["resolvers"] == full["resolvers"]
+    assert base["resolvers"]["gamma"] == pytest.approx(0.999309463003, abs=1e-12)
+    assert base["resolvers"]["milestones"] == [333, 666, 1000]
+    assert base["options"] == full["options"]
+    assert set(base["options"]) >= {"step", "multistep", "cosine_to_zero", "wsd_sqrt_to_zero", "phases"}
+    assert base["error"] == (
+        "MissingExtraError: build_scheduler(optimizer=...) needs torch, which is not installed here: "
+        "pip install 'bounded-lr-resolver[torch]' (or pip install torch)"
+    )
+    assert full["error"].startswith(
+        "BoundsTypeError: build_scheduler: optimizer must be a torch.optim.Optimizer"
+    )
+
+
+@pytest.mark.slow
+def test_a_base_install_runs_a_users_sweep_and_names_the_extras(base_venv: Path, tmp_path: Path) -> None:
+    """A user's app with our callbacks: records and the report's table; the PNG and the main job say
+    which extra they need."""
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "config.yaml").write_text(
+        "defaults:\n  - bounded_lr@scheduler: multistep\n  - _self_\n"
+        "hydra:\n  callbacks:\n"
+        "    preflight: {_target_: bounded_lr_resolver.callbacks.SweepPreflight}\n"
+        "    resolved: {_target_: bounded_lr_resolver.callbacks.SaveResolvedConfig}\n"
+        "    report: {_target_: bounded_lr_resolver.callbacks.SweepReport}\n"
+    )
+    (tmp_path / "app.py").write_text(
+        "import hydra\n"
+        f'@hydra.main(config_path="conf", config_name="config"{MAIN_KWARGS})\n'
+        "def main(cfg):\n"
+        "    print('gamma', cfg.scheduler.gamma)\n"
+        "main()\n"
+    )
+    python = str(base_venv / "bin" / "python")
+    done = run(
+        [python, "app.py", "-m", "scheduler.final_lr=1e-3,1e-4", f"hydra.sweep.dir={tmp_path / 'sweep'}"],
+        cwd=tmp_path,
+        check=False,  # it warns, once, that the PNG needs an extra
+    )
+    assert done.returncode == 0, done.stderr
+    assert "gamma 0.9995395890030878" in done.stdout  # (1e-3 / 0.1) ** (1 / 10**4)
+    for job in ("0", "1"):
+        assert (tmp_path / "sweep" / job / "resolved_config.yaml").is_file()
+    table = (tmp_path / "sweep" / "sweep_report.md").read_text()
+    assert "| 0 | scheduler.final_lr=0.001 | multistep | 0.1 | 0.001 | 1000000 | 10000 |" in table
+    assert "| 1 | scheduler.final_lr=0.0001 | multistep | 0.1 | 0.0001 | 1000000 | 10000 |" in table
+    assert not (tmp_path / "sweep" / "sweep_report.png").exists()
+    warned = [line for line in (done.stdout + done.stderr).splitlines() if "SweepReport" in line]
+    assert len(warned) == 1, warned  # once, at the sweep's end (Hydra's log format there shows no level)
+    assert warned[0].endswith(
+        "SweepReport: sweep_report.png not written: sweep_report.png needs matplotlib, which is not "
+        "installed here: pip install 'bounded-lr-resolver[plot]' (or pip install matplotlib)"
+    )
+
+    refused = run([str(base_venv / "bin" / "bounded-lr")], cwd=tmp_path, check=False)
+    assert refused.returncode == 1
+    assert refused.stderr.strip() == (
+        "Error: bounded-lr (the main job) needs the [cli] extra: pip install 'bounded-lr-resolver[cli]' "
+        "(numpy is not installed)"
+    )
+    assert not (tmp_path / "outputs").exists()

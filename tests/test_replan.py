@@ -369,6 +369,7 @@ def test_main_job_previews_a_replanned_resume(tmp_path: Path) -> None:
         BOUNDED_LR,
         f"hydra.run.dir={tmp_path / 'out'}",
         f"resume_from={tmp_path / 'last.ckpt'}",
+        "plot=true",
         "scheduler=multistep",
         "scheduler.max_steps=24000",
         "scheduler.n_updates=8",
