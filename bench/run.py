@@ -9,8 +9,7 @@ this output, committed) and exits 0 whatever the numbers: these are benchmarks, 
 3. cost per scheduler.step(): ours against torch's StepLR / MultiStepLR / ExponentialLR
 4. exactness: final-LR relative error after 10**6 steps, float and fp32 tensor LR
 5. preview: the closed-form curve of 10**6 steps against stepping a torch scheduler
-6. the main job: ``bounded-lr`` end to end, split into interpreter + imports, Hydra, our work
-7. preview length: ``bounded-lr`` at 10**6, 10**8 and 2**53 steps, peak memory and own time
+6 and 7 (the main job's wall time, previews of any length) are bench/job.py's, per Hydra stack.
 8. the shapes: cost per step() of cosine, linear, polynomial and wsd against the nearest torch
    scheduler (and Hugging Face's cosine_with_min_lr lambda), and their fp32 error over 10**6 steps
 """
@@ -447,127 +446,6 @@ def preview(rounds: int, torch_stepping_s: float) -> list[str]:
     ]
 
 
-# 6. the main job ------------------------------------------------------------------------------
-
-
-DRIVER = """
-import json, sys, time
-start = time.perf_counter()
-import hydra, matplotlib.pyplot, numpy, torch, torch._dynamo, tqdm
-import bounded_lr_resolver.app as app
-imported = time.perf_counter()
-own = []
-run = app.run
-
-
-def timed_run(cfg):
-    began = time.perf_counter()
-    try:
-        return run(cfg)
-    finally:
-        own.append(time.perf_counter() - began)
-
-
-app.run = timed_run  # instrumentation only: the job runs unchanged, this times its own work
-sys.argv = ["bounded-lr", *sys.argv[1:]]
-try:
-    app.main()
-finally:
-    print(json.dumps({"imports": imported - start, "own": own[0], "after_imports": time.perf_counter() - imported}),
-          file=sys.stderr)
-"""
-
-
-def main_job(rounds: int) -> list[str]:
-    work = Path(tempfile.mkdtemp(prefix="bench-job-"))
-    exe = str(Path(sys.executable).with_name("bounded-lr"))
-    totals, startup, parts = [], [], []
-    subprocess.run([exe, f"hydra.run.dir={work}/warm"], cwd=work, env=ENV, check=True, capture_output=True)
-    for index in range(rounds):
-        totals.append(timed([exe, f"hydra.run.dir={work}/{index}"], work))
-        startup.append(timed([sys.executable, "-c", "pass"], work))
-        done = subprocess.run(
-            [sys.executable, "-c", DRIVER, f"hydra.run.dir={work}/d{index}"],
-            cwd=work,
-            env=ENV,
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        parts.append(json.loads(done.stderr.strip().splitlines()[-1]))
-    shutil.rmtree(work, ignore_errors=True)
-    total, interp = median_ms(totals), median_ms(startup)
-    imports = statistics.median(p["imports"] for p in parts) * 1e3
-    own = statistics.median(p["own"] for p in parts) * 1e3
-    rest = total - interp - imports - own
-    return [
-        "## 6. The main job",
-        "",
-        f"`bounded-lr` on the default config (the seed example, 10**6 steps), {rounds} runs after a warm-up,",
-        "medians. The split comes from the same job run under a timing driver (imports timed, `run(cfg)` timed",
-        "in the real, cold process). Target: our own work <= 10% of the total.",
-        "",
-        "| part | time | share |",
-        "|---|---|---|",
-        f"| total, end to end | {total:.0f} ms | 100% |",
-        f"| interpreter start | {interp:.0f} ms | {interp / total:.0%} |",
-        f"| imports: hydra, torch (+ torch._dynamo, which torch imports when the first optimizer is built), numpy, "
-        f"matplotlib, tqdm, ours | {imports:.0f} ms | {imports / total:.0%} |",
-        f"| Hydra: plugin scan, compose, output dir, logging, callbacks | {rest:.0f} ms | {rest / total:.0%} |",
-        f"| our work: build scheduler, closed-form curve, checks, CSV, PNG (`run(cfg)`) | {own:.0f} ms | "
-        f"**{own / total:.0%}** |",
-        "",
-    ]
-
-
-# 7. previews of any length ------------------------------------------------------------------
-
-
-def preview_length(rounds: int) -> list[str]:
-    """Peak RSS and own time of the main job at growing max_steps (multistep, 1000 decays)."""
-    work = Path(tempfile.mkdtemp(prefix="bench-length-"))
-    rows = []
-    for max_steps, label in ((10**6, "10**6"), (10**8, "10**8"), (2**53, "2**53")):
-        rss, own = [], []
-        for index in range(rounds):
-            args = [
-                f"hydra.run.dir={work}/{label}-{index}",
-                "scheduler=multistep",
-                "scheduler.n_updates=1000",
-            ]
-            process = subprocess.Popen(
-                [sys.executable, "-c", DRIVER, *args, f"scheduler.max_steps={max_steps}"],
-                cwd=work,
-                env=ENV,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            assert process.stderr is not None
-            err = process.stderr.read()
-            process.stderr.close()
-            _, status, usage = os.wait4(process.pid, 0)
-            process.returncode = os.waitstatus_to_exitcode(status)
-            assert process.returncode == 0, err
-            rss.append(usage.ru_maxrss / 1024)
-            own.append(json.loads(err.strip().splitlines()[-1])["own"])
-        rows.append(f"| {label} | {statistics.median(rss):.0f} MB | {median_ms(own):.0f} ms |")
-    shutil.rmtree(work, ignore_errors=True)
-    return [
-        "## 7. Previews of any length",
-        "",
-        f"`bounded-lr scheduler=multistep scheduler.n_updates=1000 scheduler.max_steps=M`, {rounds} runs each,",
-        "medians: the process's peak resident memory (torch, Hydra and matplotlib included) and our own work",
-        "(`run(cfg)`: build, preview, checks, CSV, PNG). Target: flat memory up to the documented maximum",
-        "(10**8 steps took 8 GB and 23 s before previews kept only the change points).",
-        "",
-        "| max_steps | peak RSS | own time |",
-        "|---|---|---|",
-        *rows,
-        "",
-    ]
-
-
 # 8. the shapes --------------------------------------------------------------------------------
 
 
@@ -747,8 +625,6 @@ def main() -> None:
         *exact_rows,
         "",
         *preview(rounds, stepped["torch_exponential_float_s"]),
-        *main_job(max(3, rounds // 2)),
-        *preview_length(3),
         *shapes(rounds, 100_000),
     ]
     print("\n".join(sections))

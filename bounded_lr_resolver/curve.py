@@ -159,10 +159,11 @@ def _stepwise(part: Part, i: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
 
 def _scalar(plan: Plan, t: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
     """``plan.lr_at`` for each distinct step, in chunks (bounded temporary memory)."""
-    distinct, where = np.unique(t, return_inverse=True)
+    increasing = t.ndim == 1 and bool(np.all(t[1:] > t[:-1]))  # a preview's steps: distinct already
+    distinct, where = (t, None) if increasing else np.unique(t, return_inverse=True)
     values = np.empty(distinct.size, dtype=np.float64)
     lr_at = plan.lr_at
     for begin in range(0, distinct.size, _CHUNK):
         chunk = distinct[begin : begin + _CHUNK].tolist()
         values[begin : begin + len(chunk)] = [lr_at(step) for step in chunk]
-    return values[where.reshape(t.shape)]
+    return values if where is None else values[where.reshape(t.shape)]

@@ -29,8 +29,10 @@ from bounded_lr_resolver.shapes import SHAPES
 
 __all__ = ["MAX_POINTS", "Preview", "change_points", "key_steps", "preview"]
 
-MAX_POINTS: Final = 2_000_000
-"""Most steps a preview evaluates (16 MB of steps and LRs): every change point up to here."""
+MAX_POINTS: Final = 1_100_000
+"""Most steps a preview evaluates: every change point up to here. Every 10**6-step schedule (warmup,
+boundaries and key steps included) is previewed whole; a longer one by an even sample of this many
+steps, so its memory is that of a 10**6-step preview (BENCHMARKS.md section 7)."""
 
 
 @dataclass(frozen=True)

@@ -91,13 +91,16 @@ def check_bounds(view: Preview) -> BoundsCheck:
     plan = schedule.plan
     after = view.steps >= schedule.warmup_steps
     decay = view.lrs[after]
-    rises = np.flatnonzero(np.diff(decay) > 0)
-    allowed = True
-    for index in rises:  # a rise must be inside a phase that declares it, or a declared restart
-        step = int(view.steps[after][index + 1])
-        part = plan.part_at(step)
-        restart = part.phase.start_lr is not None and step == part.begin
-        allowed &= _may_rise(part) or restart or (step == part.begin and _may_rise(plan.part_at(step - 1)))
+    # a rise must be inside a phase that declares it, or at the start of a restart, or where a
+    # phase that may rise hands over: checked per phase, over every rise at once
+    risen = view.steps[after][np.flatnonzero(np.diff(decay) > 0) + 1]
+    begins = np.array([part.begin for part in plan.parts], dtype=np.int64)
+    index = np.searchsorted(begins, np.minimum(risen, plan.total - 1), side="right") - 1
+    may_rise = np.array([_may_rise(part) for part in plan.parts])
+    restarts = np.array([part.phase.start_lr is not None for part in plan.parts])
+    at_begin = risen == begins[index]
+    handed = at_begin & (index > 0) & may_rise[np.maximum(index - 1, 0)]
+    allowed = bool(np.all(may_rise[index] | (restarts[index] & at_begin) | handed))
     low = min(
         part.end for part in plan.parts if part.begin >= schedule.warmup_steps or part is plan.parts[-1]
     )

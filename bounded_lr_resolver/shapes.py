@@ -44,6 +44,9 @@ powers tabulated, so that a vectorized curve needs one ``pow`` per 1024 steps, n
 and still equals the scalar form bit for bit (both are the same IEEE multiplication)."""
 
 _GAMMA_CHECK_RTOL: Final = 1e-9
+# gamma is within half an ulp (2**-53 relative) of the exact root, so gamma**n is within about
+# n * 2**-53 of final_lr / initial_lr: the check allows that, or 1e-9 if more (10**8 steps: 2.2e-8)
+_ROUNDING_PER_POWER: Final = 2.0 * 2.0**-53
 _MIN_DECAY: Final = 1e-15  # 1 - gamma below ~4.5 float64 ulps cannot give n distinct decays
 
 Params = Mapping[str, Any]
@@ -193,7 +196,8 @@ def derive_gamma(
     """The per-decay factor ``(final_lr / initial_lr) ** (1 / n_updates)``, refused where float64 cannot
     make exactly ``n_updates`` decays from one end to the other (``initial_lr >= final_lr > 0``)."""
     result: float = (final_lr / initial_lr) ** (1.0 / n_updates)
-    if result <= 0.0 or not math.isclose(initial_lr * result**n_updates, final_lr, rel_tol=_GAMMA_CHECK_RTOL):
+    rtol = max(_GAMMA_CHECK_RTOL, _ROUNDING_PER_POWER * n_updates)
+    if result <= 0.0 or not math.isclose(initial_lr * result**n_updates, final_lr, rel_tol=rtol):
         raise bad_value(
             where,
             ends,

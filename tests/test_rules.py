@@ -87,12 +87,21 @@ RULES = [
         id="negative-step-in-warmup",
     ),
     pytest.param(
-        lambda: Schedule(0.1, 1e-4, 10**8, None, kind="exponential"),
+        lambda: Schedule(0.1, 1e-4, 9 * 10**15, None, kind="exponential"),
         BoundsError,
-        "Schedule: final_lr / initial_lr must be reachable as gamma**n_updates in float64, got "
-        "initial_lr=0.1, final_lr=0.0001, n_updates=100000000. The range is too wide for float64; "
-        "narrow it or use fewer updates",
-        id="gamma-check-tolerance",
+        "Schedule: final_lr / initial_lr must be small enough for n_updates distinct decays in float64 "
+        "(gamma <= 1 - 1e-15), got initial_lr=0.1, final_lr=0.0001, n_updates=9000000000000000, "
+        "gamma=0.9999999999999992. Use fewer updates, or final_lr=initial_lr for a constant LR",
+        id="exponential-past-float64",
+    ),
+    pytest.param(
+        lambda: Schedule(0.1, 1e-4, 10**12, None, kind="exponential"),
+        BoundsError,
+        "Schedule: final_lr / initial_lr must be wide enough for exactly n_updates decays in float64 (the "
+        "LR after n_updates - 1 decays must still be above final_lr), got initial_lr=0.1, final_lr=0.0001, "
+        "n_updates=1000000000000, LR after n_updates - 1 decays=9.999476211192834e-05. Use fewer updates "
+        "or a wider range",
+        id="exponential-whose-gamma-rounds-early",
     ),
     pytest.param(
         lambda: build_scheduler(
@@ -644,3 +653,17 @@ def test_a_group_added_with_an_lr_that_is_no_number_is_refused_at_the_next_step(
         f"param group 1's lr={lr!r} ({type(lr).__name__})"
     )
     assert scheduler.last_epoch == 0
+
+
+@pytest.mark.parametrize("max_steps", [10**8, 3 * 10**8], ids=["1e8", "3e8"])
+def test_exponential_decays_every_step_of_a_long_run(max_steps: int) -> None:
+    """A decay every step over 10**8 steps: gamma**k within k * 2**-52 of the float64 reference."""
+    schedule = Schedule(0.1, 1e-4, max_steps, None, kind="exponential")
+    assert schedule.n_updates == max_steps
+    steps = [0, 1, 2, 12345, max_steps // 3, max_steps // 2, max_steps - 2, max_steps - 1]
+    for step in steps:
+        reference = 0.1 * (1e-4 / 0.1) ** (step / max_steps)
+        assert schedule.lr_at(step) == pytest.approx(reference, rel=max(step, 1) * 2.0**-52), step
+    assert schedule.lr_at(max_steps - 1) > 1e-4  # max_steps decays, not one fewer
+    assert schedule.lr_at(max_steps) == 1e-4
+    assert list(lr_curve(schedule, steps)) == [schedule.lr_at(step) for step in steps]
