@@ -1,7 +1,8 @@
 """bounded-lr-resolver: declare an LR range, get exact, validated LR schedulers (step decay and shapes).
 
 Public API (imported lazily, so ``import bounded_lr_resolver`` stays cheap and torch is only
-loaded when the scheduler is used):
+loaded when the scheduler is used; a base install has no torch, numpy or matplotlib, and what needs
+them raises :class:`~bounded_lr_resolver.errors.MissingExtraError` naming the extra):
 
 - :func:`build_scheduler` and :class:`BoundedLR` (torch),
 - :func:`lightning_scheduler` (Lightning's ``lr_scheduler`` dict over the trainer's horizon),
@@ -24,6 +25,7 @@ __all__ = [
     "BoundedLRError",
     "BoundsError",
     "BoundsTypeError",
+    "MissingExtraError",
     "Phase",
     "Plan",
     "ResolverConflictError",
@@ -74,6 +76,7 @@ _HOME = {
     "BoundedLRError": "errors",
     "BoundsError": "errors",
     "BoundsTypeError": "errors",
+    "MissingExtraError": "errors",
     "ResolverConflictError": "errors",
     "ResumeMismatchError": "errors",
 }
@@ -86,6 +89,7 @@ if TYPE_CHECKING:
         BoundedLRError,
         BoundsError,
         BoundsTypeError,
+        MissingExtraError,
         ResolverConflictError,
         ResumeMismatchError,
     )
