@@ -126,9 +126,10 @@ def test_wheel_install_is_discovered_and_runs(wheel_venv: Path, tmp_path: Path) 
 # node instantiates to the factory's partial, and what needs an extra says which one.
 _BASE_SCRIPT = """
 import functools, importlib.util, json, sys
+import hydra
 from hydra import compose, initialize
-from hydra.utils import instantiate
 from omegaconf import OmegaConf
+from bounded_lr_resolver import instantiate_trusted
 from bounded_lr_resolver.options import OPTIONS
 
 resolvers = OmegaConf.create({
@@ -141,12 +142,14 @@ resolvers = OmegaConf.create({
     "epochs": "${blr.steps:3ep,100}",
 })
 found = {"options": {}}
-with initialize(version_base=None, config_path=None):  # Hydra's plugin scan registers the resolvers
+# version_base: required (else a warning) before hydra-core 1.4, deprecated from 1.4
+kwargs = {"version_base": "1.3"} if hydra.__version__.startswith("1.3") else {}
+with initialize(config_path=None, **kwargs):  # Hydra's plugin scan registers the resolvers
     found["resolvers"] = OmegaConf.to_container(resolvers, resolve=True)
     for name in OPTIONS:
         cfg = compose(overrides=[f"+bounded_lr@scheduler={name}"])
         found["options"][name] = OmegaConf.to_container(cfg, resolve=True)
-        made = instantiate(cfg.scheduler)
+        made = instantiate_trusted(cfg.scheduler)
         assert isinstance(made, functools.partial), (name, made)
     try:
         made(optimizer=object())
@@ -214,6 +217,8 @@ def test_a_base_install_runs_a_users_sweep_and_names_the_extras(base_venv: Path,
     )
     (tmp_path / "app.py").write_text(
         "import hydra\n"
+        "import bounded_lr_resolver\n"
+        "bounded_lr_resolver.trust_our_callbacks()\n"
         f'@hydra.main(config_path="conf", config_name="config"{MAIN_KWARGS})\n'
         "def main(cfg):\n"
         "    print('gamma', cfg.scheduler.gamma)\n"
