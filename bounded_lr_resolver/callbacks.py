@@ -11,9 +11,10 @@ Add them to any Hydra app through its config::
 
 ``SaveResolvedConfig`` writes ``resolved_config.yaml`` (every ``${lr_gamma:...}`` replaced by its
 value) next to Hydra's unresolved ``.hydra/config.yaml``, so the concrete gamma and step size of
-a run are on record and the file loads where this package is absent. Values read from the
-environment (``${oc.env:...}``, and values derived from them) stay interpolation text, as in
-Hydra's own file, so secrets never land in the record (see :mod:`bounded_lr_resolver.record`).
+a run are on record and the file loads where this package is absent. A value whose resolution
+would read the environment (``${oc.env:...}``, by any path) or call a resolver not known to be
+pure stays interpolation text, as in Hydra's own file, so secrets never land in the record (see
+:mod:`bounded_lr_resolver.record`).
 ``SweepReport`` reports every job of a multirun (from the sweep itself, see
 :mod:`bounded_lr_resolver.sweep`): it overlays the schedules in ``sweep_report.png`` and tabulates
 their parameters, status, error and final loss (if a job wrote one) in ``sweep_report.csv`` and
@@ -54,8 +55,16 @@ _log = logging.getLogger(__name__)
 
 failed_writes: list[OSError] = []
 """The errors of the files our callbacks could not write in this process (each names its file).
-Hydra turns a callback's exception into a warning and lets the job exit 0; the ``bounded-lr`` job
-checks this list."""
+
+Shared state, on purpose: the one channel from a callback to the code that decides the exit
+status. Hydra turns a callback's exception into a warning and lets the process exit 0, and offers
+the task function no way to reach the callback objects, so the ``bounded-lr`` job reads this
+module-level list: before its task runs (``resolved_config.yaml`` of its own output folder) and
+after a sweep (the report files), and exits 1 naming each file. ``SaveResolvedConfig`` appends to
+it; ``SweepReport`` appends a report file it could not write and removes it again once a later
+rebuild writes that file. It lives for the process (one entry per failed write), holds nothing
+else, and nothing else reads it; in a launcher worker it is that worker's own list (the sweep's
+process rebuilds the report at the end and records what fails there)."""
 
 
 class SaveResolvedConfig(Callback):
@@ -68,9 +77,19 @@ class SaveResolvedConfig(Callback):
         out = Path(config.hydra.runtime.output_dir)
         try:
             text = resolved_yaml(config)
-        except OmegaConfBaseException as error:  # the job itself reports why, with its key
-            _log.error(
-                "SaveResolvedConfig: nothing written, the config does not resolve (%s)", type(error).__name__
+        except OmegaConfBaseException as error:
+            from bounded_lr_resolver.job_schema import JobConf
+
+            # The bounded-lr job resolves the same key and reports why as its one message and exit 1,
+            # so there this line is DEBUG (hydra.verbose shows it). Any other app may never read the
+            # key and exit 0: its log must say which record is missing.
+            job_reports = OmegaConf.get_type(config) is JobConf
+            _log.log(
+                logging.DEBUG if job_reports else logging.ERROR,
+                "SaveResolvedConfig: %s not written: the config does not resolve at %s (%s)",
+                self.filename,
+                getattr(error, "full_key", None) or "<root>",
+                type(error).__name__,
             )
             return
         path = out / self.filename
@@ -90,7 +109,9 @@ class SweepReport(Callback):
     ignores results an earlier run left. The report is rebuilt as each job ends (under a lock, in
     whichever process ran the job) and once more after the sweep, so a failing job (after which
     hydra-core 1.3 skips ``on_multirun_end``) still leaves a complete report with the job marked
-    FAILED and its error.
+    FAILED and its error. A report file that cannot be written is logged as an ERROR naming it
+    (once per process; after the sweep, one line lists every missing file), the others are
+    written all the same, and it goes into :data:`failed_writes` until a later rebuild writes it.
 
     Args:
         key: where the scheduler node sits in each job's config (default ``scheduler``).
@@ -99,6 +120,7 @@ class SweepReport(Callback):
     def __init__(self, key: str = "scheduler") -> None:
         self.key = key
         self.sweep_id: str | None = None  # set in the launching process; pickled into launcher workers
+        self._logged: set[tuple[str, str]] = set()  # each failed write is logged once per process
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         self.sweep_id = start_sweep(config)
@@ -138,19 +160,44 @@ class SweepReport(Callback):
                         _log.error("SweepReport: %s: %s", job["job"], job["problem"])
             ended = all(job["status"] in ("COMPLETED", "FAILED") for job in jobs)
             name = f"{sweep_dir.name} ({sweep['id'][:8]})" if sweep else sweep_dir.name
-            missing = write_report(sweep_dir, jobs, plot=at_end or ended, name=name)
-            if missing is not None and at_end:
-                _log.warning("SweepReport: sweep_report.png not written: %s", missing)
+            plot = at_end or ended
+            failed = write_report(sweep_dir, jobs, plot=plot, name=name)
+        self._account(sweep_dir, failed, plot, at_end)
+
+    def _account(self, sweep_dir: Path, failed: dict[Path, BaseException], plot: bool, at_end: bool) -> None:
+        """Log each report file not written (once) and keep :data:`failed_writes` current."""
+        names = ("sweep_report.csv", "sweep_report.md") + (("sweep_report.png",) if plot else ())
+        written = {str(sweep_dir / name) for name in names} - {str(path) for path in failed}
+        failed_writes[:] = [error for error in failed_writes if error.filename not in written]
+        for path, error in failed.items():
+            if not isinstance(error, OSError):  # an extra is missing: not a failed write
+                if at_end:
+                    _log.warning("SweepReport: %s not written: %s", path.name, error)
+                continue
+            if all(lost.filename != error.filename for lost in failed_writes):
+                failed_writes.append(error)
+            if (str(path), str(error)) not in self._logged:
+                self._logged.add((str(path), str(error)))
+                _log.error("SweepReport: could not write %s: %s", path, error.strerror or error)
+        lost = sorted(path.name for path, error in failed.items() if isinstance(error, OSError))
+        if lost and at_end:
+            _log.error("SweepReport: the report in %s is missing %s", sweep_dir, ", ".join(lost))
 
     def _job(self, sweep_dir: Path, folder: Path | None, record: dict[str, Any]) -> dict[str, Any]:
         job: dict[str, Any]
         if folder is None:  # expected, never started: its error is in the sweep's log
-            overrides = " ".join(record.get("overrides") or [])
-            job = {"job": str(record.get("num")), "overrides": overrides, "schedule": None}
-            job.update(final_loss=None, problem="")
+            job = {"job": str(record.get("num")), "overrides": list(record.get("overrides") or [])}
+            job.update(schedule=None, final_loss=None, problem="")
         else:
             job = read_job(folder, sweep_dir, self.key, record.get("started_ns"))
-        job.update(status=str(record.get("status", "")), error=str(record.get("error", "")))
+            if record.get("overrides") is not None and job["overrides"] is None:
+                job["overrides"] = list(record["overrides"])
+        problems = [str(record.get("problem") or ""), job["problem"]]
+        job.update(
+            status=str(record.get("status", "")),
+            error=str(record.get("error", "")),
+            problem="; ".join(problem for problem in problems if problem),
+        )
         return job
 
 

@@ -12,6 +12,15 @@ or, for a while, of another sweep running at the same time. So that :class:`Swee
   the sweep id, its number and overrides, when it started, and at its end its status and error;
 - the report lists the jobs that carry this sweep's id, plus each expected job that never started,
   and ignores a ``result.json`` older than its job (left by an earlier run).
+
+Every record is read as untrusted input (:func:`bounded_lr_resolver.files.load_json`, with each
+field's type checked): a damaged sweep record is as good as none, and a damaged job record written
+since this sweep started is a row whose ``problem`` says what is wrong, never the report's end.
+
+No state is kept in the process: the sweep id travels in the sweep record and in the
+``SweepReport`` callback itself, which Hydra pickles into every launcher worker (joblib, submitit,
+ray) with the rest of its ``HydraContext``; nothing is written into ``os.environ``, so a process
+the job starts (another Hydra app, a sweep of its own) inherits nothing of this sweep.
 """
 
 from __future__ import annotations
@@ -30,7 +39,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from bounded_lr_resolver.files import atomic_write_text
+from bounded_lr_resolver.files import atomic_write_text, load_json
 
 __all__ = [
     "JOB_FILE",
@@ -46,16 +55,52 @@ __all__ = [
 
 SWEEP_FILE = ".bounded_lr_sweep.json"
 JOB_FILE = ".bounded_lr_job.json"
-_ENV = "BOUNDED_LR_SWEEP_ID"
 _log = logging.getLogger("bounded_lr_resolver.callbacks")
 
 
+def _strings(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+_SWEEP_FIELDS = {
+    "id": ("text", lambda value: isinstance(value, str)),
+    "started_ns": ("a whole number", lambda value: value is None or _whole(value)),
+    "expected": (
+        "a list of override lists",
+        lambda value: value is None or (isinstance(value, list) and all(_strings(job) for job in value)),
+    ),
+}
+_JOB_FIELDS = {
+    "sweep": ("text", lambda value: isinstance(value, str)),
+    "num": ("a whole number", lambda value: value is None or _whole(value)),
+    "overrides": ("a list of texts", _strings),
+    "started_ns": ("a whole number", _whole),
+    "status": ("text", lambda value: isinstance(value, str)),
+    "error": ("text", lambda value: isinstance(value, str)),
+}
+
+
+def _record(path: Path, fields: dict[str, Any]) -> dict[str, Any]:
+    """A record file, its fields checked; ValueError says what is wrong with it."""
+    data = load_json(path)
+    if not isinstance(data, dict):
+        raise ValueError("not a mapping")
+    for key, (what, valid) in fields.items():
+        if not valid(data.get(key)):
+            raise ValueError(f"'{key}' is not {what}")
+    return data
+
+
 def _read(path: Path) -> dict[str, Any] | None:
+    """The sweep record, or None where it is missing or damaged."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
+        return _record(path, _SWEEP_FIELDS)
+    except ValueError:
         return None
-    return data if isinstance(data, dict) else None
 
 
 def _alive(pid: object) -> bool:
@@ -125,11 +170,11 @@ def start_sweep(config: DictConfig) -> str:
         "pid": os.getpid(),
         "host": host,
         "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "started_ns": time.time_ns(),
         "ended": None,
         "expected": expected_jobs(config),
     }
     atomic_write_text(sweep_dir / SWEEP_FILE, json.dumps(record))
-    os.environ[_ENV] = sweep_id  # workers started from here inherit it
     return sweep_id
 
 
@@ -143,11 +188,10 @@ def end_sweep(sweep_dir: Path, sweep_id: str) -> None:
 
 def current_sweep(sweep_dir: Path, sweep_id: str | None = None) -> dict[str, Any] | None:
     """A sweep's record: the one with ``sweep_id`` (the callback carries it into launcher workers),
-    else the one the environment names, else the folder's latest."""
+    else the folder's latest."""
     record = _read(sweep_dir / SWEEP_FILE)
-    wanted = sweep_id or os.environ.get(_ENV)
-    if record is None or (wanted and record.get("id") != wanted):
-        return {"id": wanted, "expected": None} if wanted else None
+    if record is None or (sweep_id and record["id"] != sweep_id):
+        return {"id": sweep_id, "expected": None} if sweep_id else None
     return record
 
 
@@ -170,8 +214,9 @@ def start_job(config: DictConfig, sweep_id: str | None = None) -> None:
 def finish_job(config: DictConfig, status: str, error: str) -> None:
     """Record a job's end: its status (COMPLETED, FAILED) and error (job process)."""
     path = Path(config.hydra.runtime.output_dir) / JOB_FILE
-    record = _read(path)
-    if record is None:
+    try:
+        record = _record(path, _JOB_FIELDS)
+    except ValueError:
         return
     record.update(status=status, error=error)
     atomic_write_text(path, json.dumps(record))
@@ -192,16 +237,39 @@ def lock(sweep_dir: Path) -> Iterator[None]:
 def sweep_jobs(
     sweep_dir: Path, sweep_id: str | None = None
 ) -> tuple[dict[str, Any] | None, list[tuple[Path | None, dict[str, Any]]]]:
-    """A sweep and its jobs: ``(job folder, or None if it never started; job record)``, by number."""
+    """A sweep and its jobs: ``(job folder, or None if it never started; job record)``, by number.
+
+    A job record that cannot be read, written since the sweep started (an earlier sweep's are
+    older), is a job of status ``UNKNOWN`` with a ``problem``: in place of the expected job of its
+    folder's name (Hydra names job folders by number), else a row of its own.
+    """
     sweep = current_sweep(sweep_dir, sweep_id)
     if sweep is None:
         return None, []
     found: dict[object, tuple[Path | None, dict[str, Any]]] = {}
+    damaged: dict[str, tuple[Path, dict[str, Any]]] = {}
+    since = sweep.get("started_ns") or 0
     for path in sweep_dir.glob(f"**/{JOB_FILE}"):
-        record = _read(path)
-        if record is not None and record.get("sweep") == sweep["id"]:
-            found[record.get("num", str(path.parent))] = (path.parent, record)
+        try:
+            record = _record(path, _JOB_FIELDS)
+        except ValueError as error:
+            if _modified_ns(path) >= since:
+                name = str(path.parent.relative_to(sweep_dir))
+                unknown = {"num": name, "status": "UNKNOWN", "error": "", "problem": f"{JOB_FILE}: {error}"}
+                damaged[name] = (path.parent, unknown)
+            continue
+        if record["sweep"] == sweep["id"]:
+            found[record["num"] if record["num"] is not None else str(path.parent)] = (path.parent, record)
     for num, overrides in enumerate(sweep.get("expected") or []):
         if num not in found:
-            found[num] = (None, {"num": num, "overrides": overrides, "status": "NOT STARTED", "error": ""})
+            folder, unknown = damaged.pop(str(num), (None, {"status": "NOT STARTED", "error": ""}))
+            found[num] = (folder, {**unknown, "num": num, "overrides": overrides})
+    found.update(damaged)
     return sweep, sorted(found.values(), key=lambda item: str(item[1].get("num")).zfill(12))
+
+
+def _modified_ns(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return 0

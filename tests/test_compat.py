@@ -72,3 +72,30 @@ def test_nothing_outside_compat_reaches_into_another_librarys_internals() -> Non
         if pattern.search(line)
     ]
     assert found == []
+
+
+@pytest.mark.usefixtures("clean_resolvers")
+def test_the_resolver_guard_sees_every_call_and_restores_the_registry() -> None:
+    """``guarded_resolvers`` patches OmegaConf's registry: a refused call raises (wrapped by
+    OmegaConf) and runs nothing, an allowed one runs, and the registry is the same after, also on
+    error. Fails loudly if OmegaConf stops looking resolvers up in ``BaseContainer._resolvers``."""
+    from omegaconf.basecontainer import BaseContainer
+    from omegaconf.errors import InterpolationResolutionError
+
+    calls: list[str] = []
+    register_foreign("watched", lambda: calls.append("watched") or "ran")
+    config = OmegaConf.create({"a": "${watched:}", "b": "${oc.select:a}", "c": "${oc.create:{x: 1}}"})
+    before = dict(BaseContainer._resolvers)
+    with _compat.guarded_resolvers(lambda name: name != "watched") as refused:
+        with pytest.raises(InterpolationResolutionError):
+            _ = config.b  # through oc.select and a node reference
+        assert refused == ["watched"]
+        assert config.c == {"x": 1}
+        register_foreign("late", lambda: 1)  # registered meanwhile: kept after
+    assert calls == []
+    assert config.a == "ran"
+    assert {name: BaseContainer._resolvers[name] for name in before} == before
+    assert OmegaConf.has_resolver("late")
+    with pytest.raises(RuntimeError), _compat.guarded_resolvers(lambda name: False):
+        raise RuntimeError("inside")
+    assert {name: BaseContainer._resolvers[name] for name in before} == before

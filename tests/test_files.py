@@ -7,6 +7,7 @@ they are skipped with the reason where mounting is not allowed.
 from __future__ import annotations
 
 import contextlib
+import re
 import signal
 import subprocess
 import sys
@@ -126,3 +127,85 @@ def test_a_handler_someone_else_installed_is_left_alone(tmp_path: Path) -> None:
         "print(signal.getsignal(signal.SIGTERM) is mine)\n"
     )
     assert run([sys.executable, "-c", code], cwd=tmp_path).stdout.strip() == "True"
+
+
+DEEP = "[" * 200_000 + "]" * 200_000
+BOMB = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{name}: &{name} [{', '.join([f'*{previous}'] * 10)}]\n"
+    for previous, name in zip("abcde", "bcdef", strict=True)
+)
+DIGITS = "unreadable (an integer with more digits than Python converts)"
+
+
+def nested(depth: int) -> list[object]:
+    value: list[object] = []
+    for _ in range(depth - 1):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "expected"),
+    [
+        pytest.param("r.json", '{"final_loss": 0.5}', {"final_loss": 0.5}, id="json"),
+        pytest.param("r.json", '{"final_loss": ' + "1" * 5000 + "}", DIGITS, id="json-5000-digit-integer"),
+        pytest.param("r.json", DEEP, "nested deeper than 64 levels", id="json-nested-200000-deep"),
+        pytest.param("r.json", "[" * 65 + "]" * 65, "nested deeper than 64 levels", id="json-past-the-depth"),
+        pytest.param("r.json", "[" * 64 + "]" * 64, nested(64), id="json-at-the-depth"),
+        pytest.param("r.json", '{"a": "' + "[" * 100 + '"}', {"a": "[" * 100}, id="json-brackets-in-text"),
+        pytest.param("r.json", '{"a": "' + "x" * 2**20 + '"}', "larger than 1048576 bytes", id="json-huge"),
+        pytest.param("r.json", '{"final_loss": 0.', "unreadable (JSONDecodeError)", id="json-cut-off"),
+        pytest.param("r.json", b"\xff\xfe", "not UTF-8 text", id="json-not-utf8"),
+        pytest.param("r.json", None, "missing", id="json-missing"),
+        pytest.param("c.yaml", "a: 1\nb: [1, 2]\n", {"a": 1, "b": [1, 2]}, id="yaml"),
+        pytest.param("c.yaml", DEEP, "unreadable (ScannerError)", id="yaml-flow-nested-200000-deep"),
+        pytest.param(
+            "c.yaml", "[" * 65 + "]" * 65, "nested deeper than 64 levels", id="yaml-flow-past-the-depth"
+        ),
+        pytest.param(
+            "c.yaml",
+            "".join("  " * level + f"k{level}:\n" for level in range(70)) + "  " * 70 + "v: 1\n",
+            "nested deeper than 64 levels",
+            id="yaml-block-past-the-depth",
+        ),
+        pytest.param("c.yaml", BOMB, "more than 100000 values (aliases expanded)", id="yaml-alias-bomb"),
+        pytest.param("c.yaml", "a: [1, 2\n", "unreadable (ParserError)", id="yaml-cut-off"),
+        pytest.param(
+            "c.yaml", "a: " + "1" * 5000 + "\n", "unreadable (ValueError)", id="yaml-5000-digit-integer"
+        ),
+    ],
+)
+def test_a_file_another_process_wrote_is_read_within_bounds(
+    tmp_path: Path, name: str, content: str | bytes | None, expected: object
+) -> None:
+    from bounded_lr_resolver.files import load_json, load_yaml
+
+    path = tmp_path / name
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    elif content is not None:
+        path.write_text(content)
+    load = load_json if name.endswith(".json") else load_yaml
+    if isinstance(expected, str):
+        with pytest.raises(ValueError, match=rf"^{re.escape(expected)}$"):
+            load(path)
+    else:
+        loaded = load(path)
+        assert (loaded if name.endswith(".json") else OmegaConf.to_container(loaded)) == expected
+
+
+@pytest.mark.parametrize("kind", ["fifo", "directory", "device"])
+def test_a_job_file_that_is_not_a_regular_file_is_refused_without_waiting(tmp_path: Path, kind: str) -> None:
+    import os
+
+    from bounded_lr_resolver.files import load_json
+
+    path = tmp_path / "result.json"
+    if kind == "fifo":
+        os.mkfifo(path)  # opening it for reading would wait for a writer forever
+    elif kind == "directory":
+        path.mkdir()
+    else:
+        path.symlink_to("/dev/zero")  # endless
+    with pytest.raises(ValueError, match=r"^not a regular file$"):
+        load_json(path)

@@ -129,27 +129,53 @@ def test_atomic_write_leaves_nothing_when_interrupted(tmp_path: Path) -> None:
     assert target.read_text() == "old complete file\n"
 
 
+DEEP = "[" * 200_000 + "]" * 200_000
+BOMB = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{name}: &{name} [{', '.join([f'*{previous}'] * 10)}]\n"
+    for previous, name in zip("abcde", "bcdef", strict=True)
+)
+# job -> (the file damaged, its new text or None to delete it, the row's problem)
 CORRUPTIONS = {
-    "0": ("result.json", '{"final_loss": 0.'),
-    "1": ("result.json", "[1, 2]"),
-    "2": (".hydra/overrides.yaml", None),
-    "3": (".hydra/config.yaml", "scheduler:\n  initial_lr: 0.1\n  final_lr: [1e-3"),
-    "4": (".hydra/config.yaml", "- a\n- b\n"),
-    "5": ("result.json", '{"final_loss": "abc"}'),
-}
-PROBLEMS = {
-    "0": "result.json: unreadable (JSONDecodeError)",
-    "1": "result.json: not a mapping",
-    "2": ".hydra/overrides.yaml: missing",
-    "3": ".hydra/config.yaml: unreadable (ParserError)",
-    "4": ".hydra/config.yaml: not a mapping",
-    "5": "result.json: final_loss is not a number: 'abc'",
-    "6": "",
+    "0": ("result.json", '{"final_loss": 0.', "result.json: unreadable (JSONDecodeError)"),
+    "1": ("result.json", "[1, 2]", "result.json: not a mapping"),
+    "2": (".hydra/overrides.yaml", None, ".hydra/overrides.yaml: missing"),
+    "3": (
+        ".hydra/config.yaml",
+        "scheduler:\n  initial_lr: 0.1\n  final_lr: [1e-3",
+        ".hydra/config.yaml: unreadable (ParserError)",
+    ),
+    "4": (".hydra/config.yaml", "- a\n- b\n", ".hydra/config.yaml: not a mapping"),
+    "5": ("result.json", '{"final_loss": "abc"}', "result.json: final_loss is not a number: 'abc'"),
+    "6": (
+        "result.json",
+        '{"final_loss": ' + "1" * 5000 + "}",
+        "result.json: unreadable (an integer with more digits than Python converts)",
+    ),
+    "7": ("result.json", DEEP, "result.json: nested deeper than 64 levels"),
+    "8": (
+        "result.json",
+        '{"final_loss": 1, "pad": "' + "x" * 2**21 + '"}',
+        "result.json: larger than 1048576 bytes",
+    ),
+    "9": ("result.json", "3", "result.json: not a mapping"),
+    "10": ("result.json", '{"final_loss": NaN}', "result.json: final_loss is not finite: nan"),
+    "11": ("result.json", '{"final_loss": -Infinity}', "result.json: final_loss is not finite: -inf"),
+    "12": ("result.json", '{"final_loss": 1e400}', "result.json: final_loss is not finite: inf"),
+    "13": (".hydra/config.yaml", BOMB, ".hydra/config.yaml: more than 100000 values (aliases expanded)"),
+    "14": (
+        ".hydra/config.yaml",
+        "scheduler: " + "[" * 100 + "]" * 100,
+        ".hydra/config.yaml: nested deeper than 64 levels",
+    ),
+    "15": (".bounded_lr_job.json", DEEP, ".bounded_lr_job.json: nested deeper than 64 levels"),
+    "16": (".bounded_lr_job.json", '{"sweep": 5}', ".bounded_lr_job.json: 'sweep' is not text"),
+    "17": ("result.json", '{"final_loss": 0.25}', ""),
 }
 
 
 def test_one_bad_job_file_never_kills_the_report(tmp_path: Path) -> None:
-    """Each job's files damaged in another way; every job is still a row that says what is wrong."""
+    """Each job's files damaged in another way; every job is still a row that says what is wrong,
+    and every later job is still reported as it ran (none is cut off as NOT STARTED)."""
     from bounded_lr_resolver.callbacks import SweepReport
 
     body = (
@@ -166,9 +192,9 @@ def test_one_bad_job_file_never_kills_the_report(tmp_path: Path) -> None:
     trust = "import bounded_lr_resolver\nbounded_lr_resolver.trust_our_callbacks()\n\n@hydra.main"
     app.write_text(app.read_text().replace("@hydra.main", trust, 1))
     sweep = tmp_path / "sweep"
-    finals = "1e-2,5e-3,1e-3,5e-4,1e-4,5e-5,1e-5"
+    finals = ",".join(f"{number}e-5" for number in range(1, len(CORRUPTIONS) + 1))
     run_app(app, "-m", f"hydra.sweep.dir={sweep}", f"scheduler.final_lr={finals}", "+note='a|b'")
-    for job, (name, text) in CORRUPTIONS.items():
+    for job, (name, text, _) in CORRUPTIONS.items():
         if text is None:
             (sweep / job / name).unlink()
         else:
@@ -176,13 +202,19 @@ def test_one_bad_job_file_never_kills_the_report(tmp_path: Path) -> None:
     SweepReport().report(sweep)  # rebuilt from the damaged files
     with (sweep / "sweep_report.csv").open() as stream:
         rows = {row["job"]: row for row in csv.DictReader(stream)}
-    assert {job: row["problem"] for job, row in rows.items()} == PROBLEMS
-    assert rows["6"]["final_loss"] == repr(1e-5 * 10)
-    assert rows["6"]["overrides"] == "scheduler.final_lr=1e-05 +note='a|b'"
+    assert {job: row["problem"] for job, row in rows.items()} == {
+        job: problem for job, (_, _, problem) in CORRUPTIONS.items()
+    }
+    statuses = {job: "UNKNOWN" if job in ("15", "16") else "COMPLETED" for job in CORRUPTIONS}
+    assert {job: row["status"] for job, row in rows.items()} == statuses
+    assert rows["17"]["final_loss"] == "0.25"
+    assert rows["15"]["final_loss"] == repr(16e-5 * 10)  # its own files are fine
+    assert rows["17"]["overrides"] == "scheduler.final_lr=0.00018 +note='a|b'"  # the CSV keeps them all
     assert rows["3"]["kind"] == ""  # no schedule, not plotted
     lines = (sweep / "sweep_report.md").read_text().splitlines()
-    assert len(lines) == 2 + 7
-    cells = [len(re.split(r"(?<!\\)\|", line)) for line in lines]
-    assert len(set(cells)) == 1  # the escaped '|' in an override keeps every row one row
-    assert r"+note='a\|b'" in lines[-1]
+    assert lines[:2] == [r"Overrides of every job: +note='a\|b'", ""]
+    assert len(lines) == 2 + 2 + len(CORRUPTIONS)
+    cells = [len(re.split(r"(?<!\\)\|", line)) for line in lines[2:]]
+    assert len(set(cells)) == 1  # every row one row
+    assert lines[-1].startswith("| 17 | scheduler.final_lr=0.00018 | multistep |")  # only the swept key
     assert (sweep / "sweep_report.png").read_bytes().startswith(b"\x89PNG")

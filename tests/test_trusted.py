@@ -13,6 +13,7 @@ from omegaconf import OmegaConf
 from bounded_lr_resolver import BoundedLR, instantiate_trusted, trust_our_callbacks
 from bounded_lr_resolver.errors import BoundedLRError, UntrustedTargetError
 from bounded_lr_resolver.trusted import SUPPORTS_WHITELIST, TRUSTED_CALLBACKS
+from tests.conftest import register_foreign
 
 RULE = "one of {allowed} (this package's targets and those passed in allow=)"
 HINT = (
@@ -88,11 +89,20 @@ def test_untrusted_target_is_refused_before_anything_runs(
     assert isinstance(caught.value, (BoundedLRError, ValueError))
 
 
-def test_a_config_valued_argument_is_checked_too() -> None:
+@pytest.mark.parametrize(
+    ("value", "key"),
+    [
+        pytest.param("config", "<root>", id="config"),
+        pytest.param("in-a-tuple", "[1]", id="config-in-a-tuple"),
+        pytest.param("in-a-dict", "hook", id="config-in-a-dict"),
+    ],
+)
+def test_a_config_valued_argument_is_checked_too(value: str, key: str) -> None:
     evil = OmegaConf.create({"_target_": "os.system", "_args_": ["true"]})
+    argument = {"config": evil, "in-a-tuple": (1, evil), "in-a-dict": {"hook": evil}}[value]
     with pytest.raises(UntrustedTargetError) as caught:
-        instantiate_trusted(SCHEDULER, callback=evil)
-    assert str(caught.value) == _message("os.system", "<root>")
+        instantiate_trusted(SCHEDULER, callback=argument)
+    assert str(caught.value) == _message("os.system", key)
 
 
 def test_allow_extends_the_list_and_our_target_runs() -> None:
@@ -132,3 +142,102 @@ def test_trust_our_callbacks_trusts_exact_names_only(target: str, silenced: bool
     with warnings.catch_warnings():
         shown = _whitelist_warning(target)
     assert (shown == []) is silenced, shown
+
+
+def _flip(first: str, later: str) -> None:
+    """A resolver (never cached) whose value changes after its first call, as an adversary writes it."""
+    calls = iter(range(10**6))
+    register_foreign("flip", lambda: first if next(calls) == 0 else later)
+
+
+@pytest.mark.usefixtures("clean_resolvers")
+@pytest.mark.parametrize(
+    ("first", "later", "refused"),
+    [
+        pytest.param("os.path.join", "shutil.copyfile", None, id="trusted-first"),
+        pytest.param("shutil.copyfile", "os.path.join", "shutil.copyfile", id="untrusted-first"),
+    ],
+)
+def test_a_target_that_changes_between_resolutions_is_checked_as_called(
+    tmp_path: Path, first: str, later: str, refused: str | None
+) -> None:
+    """Resolved once: the target checked is the target called, so shutil.copyfile never runs."""
+    source, copy = tmp_path / "source", tmp_path / "copy"
+    source.write_text("precious\n")
+    _flip(first, later)
+    config = OmegaConf.create({"node": {"_target_": "${flip:}", "_args_": [str(source), str(copy)]}})
+    allowed = ["os.path.join"]
+    if refused is None:
+        assert instantiate_trusted(config.node, allow=allowed) == str(copy)  # os.path.join ran
+    else:
+        with pytest.raises(UntrustedTargetError) as caught:
+            instantiate_trusted(config.node, allow=allowed)
+        assert str(caught.value) == _message(refused, "<root>", [*OURS, *allowed])
+    assert not copy.exists()
+
+
+@pytest.mark.usefixtures("clean_resolvers")
+def test_a_nested_target_that_changes_is_checked_as_called(tmp_path: Path) -> None:
+    source, copy = tmp_path / "source", tmp_path / "copy"
+    source.write_text("precious\n")
+    _flip("os.path.join", "shutil.copyfile")
+    config = OmegaConf.create(
+        {
+            "_target_": "os.path.join",
+            "_args_": ["a", {"_target_": "${flip:}", "_args_": [str(source), str(copy)]}],
+        }
+    )
+    assert instantiate_trusted(config, allow=["os.path.join"]) == str(copy)
+    assert not copy.exists()
+
+
+INTERPOLATION_RULE = (
+    "resolved text without '${' (Hydra's instantiate would resolve it again, after the check)"
+)
+INTERPOLATION_HINT = "Nothing was called. Have the resolver return the value itself, not an interpolation"
+
+
+@pytest.mark.usefixtures("clean_resolvers")
+@pytest.mark.parametrize(
+    ("config", "kwargs", "key", "text"),
+    [
+        pytest.param(
+            {"name": "shutil.copyfile", "node": {"_target_": "os.path.join", "_args_": ["a", "${text:}"]}},
+            {},
+            "_args_[1]",
+            "${name}",
+            id="resolves-to-a-reference",
+        ),
+        pytest.param(
+            {"node": {"_target_": "os.path.join", "_args_": ["a", "\\${oc.env:HOME}"]}},
+            {},
+            "_args_[1]",
+            "${oc.env:HOME}",
+            id="escaped-text-hydra-would-resolve",
+        ),
+        pytest.param(
+            {"node": {"_target_": "os.path.join", "_args_": ["a"]}},
+            {"extra": "${oc.create:{_target_: shutil.copyfile}}"},
+            "<root>",
+            "${oc.create:{_target_: shutil.copyfile}}",
+            id="text-keyword-argument",
+        ),
+    ],
+)
+def test_text_that_hydra_would_resolve_again_is_refused(
+    config: dict[str, Any], kwargs: dict[str, Any], key: str, text: str
+) -> None:
+    register_foreign("text", lambda: "${name}")
+    with pytest.raises(UntrustedTargetError) as caught:
+        instantiate_trusted(OmegaConf.create(config).node, allow=["os.path.join"], **kwargs)
+    assert str(caught.value) == (
+        f"instantiate_trusted: value must be {INTERPOLATION_RULE}, got key={key!r}, value={text!r}. "
+        f"{INTERPOLATION_HINT}"
+    )
+
+
+def test_absolute_interpolations_resolve_against_the_whole_config() -> None:
+    config = OmegaConf.create({"lr": 0.1, "scheduler": {**SCHEDULER, "initial_lr": "${lr}"}})
+    made = instantiate_trusted(config.scheduler)
+    assert made.keywords["initial_lr"] == 0.1
+    assert OmegaConf.is_interpolation(config.scheduler, "initial_lr")  # the caller's config is untouched
