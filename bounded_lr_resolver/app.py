@@ -21,13 +21,13 @@ from typing import Any
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf
 from packaging.version import Version
 
-from bounded_lr_resolver.bounds import check_count, check_lr
 from bounded_lr_resolver.callbacks import failed_writes
 from bounded_lr_resolver.derived import declared
-from bounded_lr_resolver.errors import BoundsError, bad_type, package_error
+from bounded_lr_resolver.errors import BoundsError, package_error
+from bounded_lr_resolver.job_schema import JOB, check_job, register_job_schema, train_task
 from bounded_lr_resolver.preview import preview
 from bounded_lr_resolver.report import check_bounds, csv_steps, summary, write_csv, write_png
 from bounded_lr_resolver.schedule import Schedule
@@ -58,46 +58,6 @@ def config_dir() -> str:
         if (candidate / "config.yaml").is_file():
             return str(candidate)
     raise FileNotFoundError(f"bounded-lr: no config.yaml in {here / 'app_conf'} or {here.parent / 'conf'}")
-
-
-_JOB = "bounded-lr"
-
-
-def _check_flag(name: str, value: object) -> None:
-    if not isinstance(value, bool):
-        raise bad_type(_JOB, name, "true or false", value)
-
-
-def check_job(cfg: DictConfig) -> None:
-    """Validate the main job's own keys (the scheduler node validates itself when it resolves)."""
-    for name in ("verify", "plot", "optimizer.tensor_lr"):
-        _check_flag(name, cfg_get(cfg, name))
-    resume_from = cfg.get("resume_from")
-    if resume_from is not None and not isinstance(resume_from, str):
-        raise bad_type(_JOB, "resume_from", "a checkpoint path (or null)", resume_from)
-    group_lrs = cfg.optimizer.group_lrs
-    if group_lrs is not None:
-        if not isinstance(group_lrs, ListConfig) or len(group_lrs) == 0:
-            raise bad_type(
-                _JOB, "optimizer.group_lrs", "a non-empty list of learning rates, or null", group_lrs
-            )
-        for index, lr in enumerate(group_lrs):
-            check_lr(_JOB, f"optimizer.group_lrs[{index}]", lr)
-    if cfg.task.name == "train":
-        for name in ("samples", "features", "hidden", "batch_size"):
-            check_count(_JOB, f"task.{name}", cfg.task[name])
-        check_count(_JOB, "task.seed", cfg.task.seed, minimum=0)
-        _check_flag("task.progress", cfg.task.progress)
-        momentum = cfg.task.momentum
-        if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0 <= momentum < 1:
-            raise bad_type(_JOB, "task.momentum", "a number in [0, 1)", momentum)
-
-
-def cfg_get(cfg: DictConfig, dotted: str) -> object:
-    node: Any = cfg
-    for key in dotted.split("."):
-        node = node[key]
-    return node
 
 
 _TARGET = "bounded_lr_resolver.build_scheduler"
@@ -151,7 +111,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     check = check_bounds(view)
     text = summary(view, check, verdict, result.pop("label", "verified")) + result.pop("groups", "")
     if "final_loss" in result:
-        text += f"\n  final loss   {result['final_loss']:.6g}  (MSE on all {cfg.task.samples} samples)"
+        text += f"\n  final loss   {result['final_loss']:.6g}  (MSE on all {train_task(cfg).samples} samples)"
     print(text, flush=True)
     steps = csv_steps(view)
     write_csv(out / "schedule.csv", steps, {"lr": view.lrs_at(steps)})
@@ -173,7 +133,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     result.update(gamma=schedule.gamma, check=check, verdict=verdict)
     if not check.ok:
         raise BoundsError(
-            f"{_JOB}: the declared bounds must hold, got a schedule that breaks them (see 'bounds' above); "
+            f"{JOB}: the declared bounds must hold, got a schedule that breaks them (see 'bounds' above); "
             "this is a bug in bounded-lr-resolver, please report it with the command line"
         )
     return result
@@ -185,7 +145,7 @@ def _failure(error: BaseException) -> str | None:
     if ours is not None:
         return f"{ours}" + (f"\n    config key: {key}" if key else "")
     if isinstance(error, OSError) and error.filename:
-        return f"{_JOB}: could not write {error.filename}: {error.strerror} (a previous file is intact)"
+        return f"{JOB}: could not write {error.filename}: {error.strerror} (a previous file is intact)"
     return None
 
 
@@ -222,11 +182,25 @@ def hydra_main_kwargs() -> dict[str, Any]:
 def main() -> None:
     """Console-script entry point: ``bounded-lr [overrides]``."""
     trust_our_callbacks()  # our config lists our own callbacks; Hydra 1.4 would warn for them
+    register_job_schema()
     register_scheduler_options()
     # torch, hydra and matplotlib leave millions of long-lived objects; freezing them keeps the
     # garbage collector from re-scanning them on every collection (a third of a cold plot's time).
     gc.freeze()
     hydra.main(config_path=config_dir(), config_name="config", **hydra_main_kwargs())(_task)()
+    _exit_if_writes_failed()
+
+
+def _exit_if_writes_failed() -> None:
+    """After Hydra returns: a file our callbacks could not write fails the command, exit 1.
+
+    The sweep report is written by a callback after the jobs, whose errors Hydra only logs; each
+    file still missing (see :data:`~bounded_lr_resolver.callbacks.failed_writes`) is named.
+    """
+    for error in failed_writes:
+        print(f"Error: {_failure(error)}", file=sys.stderr, flush=True)
+    if failed_writes:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from bounded_lr_resolver.errors import bad_type, bad_value
 
 __all__ = [
     "MAX_COUNT",
+    "check_base_lr",
     "check_choice",
     "check_count",
     "check_factor",
@@ -105,6 +106,22 @@ def check_floor(where: str, name: str, value: object) -> float:
             where, name, f"0 or a normal float64 (>= {MIN_LR!r})", {name: value}, "Use 0 to decay to zero"
         )
     return number
+
+
+def check_base_lr(where: str, value: object) -> float | None:
+    """Return a param group's ``base_lr`` as a float (``None``: the schedule's initial_lr), else raise.
+
+    A group's base LR is the LR it starts from: 0 (a frozen group) or a normal positive float, the
+    rule of :func:`check_floor`; text, a bool, a list, NaN, inf and negatives are refused by name.
+
+    >>> check_base_lr("lr_curve", 0.01), check_base_lr("lr_curve", None)
+    (0.01, None)
+    >>> check_base_lr("lr_curve", -1)
+    Traceback (most recent call last):
+    ...
+    bounded_lr_resolver.errors.BoundsError: lr_curve: base_lr must be 0 or a finite number > 0, got base_lr=-1
+    """
+    return None if value is None else check_floor(where, "base_lr", value)
 
 
 def check_positive(where: str, name: str, value: object) -> float:

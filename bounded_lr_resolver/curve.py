@@ -22,6 +22,7 @@ try:
 except ModuleNotFoundError as error:
     raise missing_extra(error, "lr_curve") from None
 
+from bounded_lr_resolver.checks import check_base_lr
 from bounded_lr_resolver.errors import bad_value
 from bounded_lr_resolver.phases import Part, Plan
 from bounded_lr_resolver.schedule import Schedule
@@ -38,6 +39,7 @@ _CHUNK = 1 << 16
 
 def plan_of(source: Schedule | Plan, base_lr: float | None = None) -> Plan:
     """The plan a schedule (or a plan) stands for, for a group whose base LR is ``base_lr``."""
+    base_lr = check_base_lr("lr_curve", base_lr)
     if isinstance(source, Schedule):
         return source.plan_for(base_lr)
     return source if base_lr is None else source.scaled(base_lr)
@@ -118,9 +120,10 @@ def _part(plan: Plan, part: Part, i: npt.NDArray[np.int64]) -> npt.NDArray[np.fl
         return np.full(i.shape, part.start)
     if shape.stepwise:  # at i = 0: max(b, a * 1.0 * 1.0) is a, exactly, as lr_at pins it
         return _stepwise(part, i)
-    if shape.name == "linear" and not part.phase.offset:  # at i = 0: a + (b - a) * 0.0 is a
+    if shape.elementwise and not part.phase.offset:  # the same IEEE operations, a at i = 0 exactly
         a, b = part.start, part.end
-        return np.clip(a + (b - a) * (i / length), min(a, b), max(a, b))
+        values = np.asarray(shape.curve(i / length, a, b, part.params), dtype=np.float64)
+        return np.clip(values, min(a, b), max(a, b))
     return _scalar(plan, part.begin + i)
 
 

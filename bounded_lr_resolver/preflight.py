@@ -6,9 +6,10 @@ sweep the way Hydra's basic sweeper does (lists, ``range``, ``choice``, ``glob``
 job's config with Hydra's own config loader, and resolves what this package derives: every
 ``${lr_*:...}`` and ``${blr.*:...}`` interpolation, and every
 ``bounded_lr_resolver.build_scheduler`` node (its derived keys checked against its bounds, as the
-scheduler would). If any job is bad it prints one table of every bad job (its number, overrides and
-error) and stops the sweep before anything is launched: no job folder, no submission. Hydra turns a
-callback's exception into a warning, so it stops the sweep by exiting with status 1.
+scheduler would), and a ``bounded-lr`` job's own keys. If any job is bad it prints one table of
+every bad job (its number, the overrides that tell it from the other jobs, and its error) and stops
+the sweep before anything is launched: no job folder, no submission. Hydra turns a callback's
+exception into a warning, so it stops the sweep by exiting with status 1.
 
 Composing is what costs (tens of milliseconds a job), so jobs that differ only in value overrides
 (``scheduler.final_lr=...``, ``+i=3``; not config group choices) share one composed base: each job
@@ -42,7 +43,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from bounded_lr_resolver.errors import package_error
 from bounded_lr_resolver.sweep import expected_jobs
 
-__all__ = ["SweepPreflight", "check_job_config"]
+__all__ = ["SweepPreflight", "check_job_config", "shared"]
 
 _TARGET = "bounded_lr_resolver.build_scheduler"
 
@@ -64,8 +65,10 @@ def _paths(node: Any, path: str = "") -> list[tuple[str, Any]]:
 
 
 def check_job_config(config: DictConfig) -> None:
-    """Resolve every ``${lr_*}`` and ``${blr.*}`` value and check every ``build_scheduler`` node of a job."""
+    """Resolve every ``${lr_*}`` and ``${blr.*}`` value and check every ``build_scheduler`` node of a job;
+    a ``bounded-lr`` job's own keys too (:func:`~bounded_lr_resolver.job_schema.check_job`)."""
     from bounded_lr_resolver.derived import declared
+    from bounded_lr_resolver.job_schema import JobConf, check_job
 
     raw = OmegaConf.to_container(config, resolve=False)
     for path, value in _paths(raw):
@@ -78,6 +81,8 @@ def check_job_config(config: DictConfig) -> None:
             resolved = OmegaConf.select(config, path, throw_on_resolution_failure=True)
             if isinstance(resolved, (DictConfig, ListConfig)):
                 OmegaConf.to_container(resolved, resolve=True)
+    if OmegaConf.get_type(config) is JobConf:
+        check_job(config)
 
 
 def _reason(error: BaseException) -> str:
@@ -141,6 +146,15 @@ class _Composer:
             check_job_config(compose(config_name=self.config_name, overrides=overrides))
 
 
+def shared(jobs: list[list[str]]) -> set[str]:
+    """The overrides every job of a sweep has (all of them for a single job): the table leaves them out.
+
+    They are the part of the command line that is not swept (a template's experiment, paths);
+    repeating them on every row pushed each row's error hundreds of characters to the right.
+    """
+    return set.intersection(*(set(job) for job in jobs)) if jobs else set()
+
+
 class SweepPreflight(Callback):
     """Compose and check every job of a sweep in ``on_multirun_start``; exit 1 listing the bad ones."""
 
@@ -158,7 +172,10 @@ class SweepPreflight(Callback):
         if not bad:
             return
         lines = [f"SweepPreflight: {len(bad)} of {len(jobs)} jobs are bad; nothing was launched.", ""]
-        lines.append(f"  {'job':>5}  overrides | error")
-        lines += [f"  {number:>5}  {' '.join(overrides)} | {reason}" for number, overrides, reason in bad]
+        lines.append(f"  {'job':>5}  swept overrides | error")
+        common = shared(jobs)
+        for number, overrides, reason in bad:
+            own = " ".join(item for item in overrides if item not in common) or "-"
+            lines.append(f"  {number:>5}  {own} | {reason}")
         print("\n".join(lines), file=sys.stderr, flush=True)
         sys.exit(1)

@@ -234,6 +234,7 @@ class BoundedLR(LRScheduler):
         for index, (group, tensor, lr) in enumerate(
             zip(groups, self._lr_tensors, self._written or (), strict=False)
         ):
+            check_group_lr("BoundedLR.step", index, group["lr"])  # whatever was written there
             before = lr if tensor is None else float(_as_stored(tensor, lr))
             now = float(group["lr"])
             if now == before:
@@ -410,21 +411,24 @@ def _as_stored(tensor: torch.Tensor, lr: float) -> torch.Tensor:
     return torch.tensor(lr, dtype=tensor.dtype)
 
 
-def check_group_lr(where: str, index: int, lr: object) -> None:
-    """A group's lr is a float, or a 0-dim float32/float64 tensor (others cannot hold the decays)."""
+def check_group_lr(where: str, index: int, lr: object, key: str = "lr") -> None:
+    """A group's lr (or ``key``, e.g. ``initial_lr``) is a float, or a 0-dim float32/float64 tensor.
+
+    Other tensors cannot hold the decays (float16 and bfloat16 keep ~3 digits, an integer or bool
+    rounds them to 0, a complex number has no order), and neither can text, a bool or None.
+    """
     rule = "a float, or a 0-dim float32 or float64 tensor"
-    name = f"param group {index}'s lr"
+    name = f"param group {index}'s {key}"
     if isinstance(lr, torch.Tensor):
         if lr.dtype not in (torch.float32, torch.float64):
-            raise bad_type(
-                where,
-                name,
-                rule,
-                lr,
-                f"A {lr.dtype} LR cannot hold the decays exactly (bf16 keeps ~3 digits, integers round "
-                "to 0); give a float or a float32 tensor",
-            )
+            if lr.is_complex():
+                why = "has no order (an optimizer compares lr < 0)"
+            elif lr.is_floating_point():
+                why = "cannot hold the decays exactly (it keeps about 3 significant digits)"
+            else:
+                why = "cannot hold the decays exactly (it rounds them to whole numbers, 0 below 1)"
+            raise bad_type(where, name, rule, lr, f"A {lr.dtype} LR {why}; give a float or a float32 tensor")
         if lr.dim() != 0:
-            raise bad_value(where, name, rule, {"lr shape": tuple(lr.shape)})
+            raise bad_value(where, name, rule, {f"{key} shape": tuple(lr.shape)})
     elif isinstance(lr, bool) or not isinstance(lr, (int, float)):
         raise bad_type(where, name, rule, lr)

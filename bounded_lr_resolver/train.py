@@ -24,6 +24,7 @@ except ModuleNotFoundError as error:
     raise missing_extra(error, "task=train", "cli") from None
 
 from bounded_lr_resolver.files import atomic_write, atomic_write_text
+from bounded_lr_resolver.job_schema import train_task
 from bounded_lr_resolver.scheduler import BoundedLR
 from bounded_lr_resolver.sweep_report import RESULT_FILE
 
@@ -42,7 +43,7 @@ def make_data(samples: int, features: int, seed: int) -> tuple[torch.Tensor, tor
 
 def train(cfg: DictConfig, make_scheduler: Any, out: Path) -> dict[str, Any]:
     """Train for ``scheduler.max_steps`` steps; return the final loss and the per-step log."""
-    task = cfg.task
+    task = train_task(cfg)  # each value checked and normalized (task.samples=4e3 is 4000)
     torch.manual_seed(task.seed)
     inputs, targets = make_data(task.samples, task.features, task.seed)
     model = torch.nn.Sequential(
@@ -54,7 +55,7 @@ def train(cfg: DictConfig, make_scheduler: Any, out: Path) -> dict[str, Any]:
     )
     optimizer = torch.optim.SGD(model.parameters(), lr=cfg.optimizer.lr, momentum=task.momentum)
     scheduler: BoundedLR = make_scheduler(optimizer=optimizer)
-    steps = int(cfg.scheduler.max_steps)
+    steps = scheduler.schedules[0].max_steps  # in steps, also where the config gives a duration (3ep)
     lrs, losses = np.empty(steps), np.empty(steps)
     order = torch.randperm(task.samples)
     with tqdm(total=steps, desc="train", unit="step", mininterval=0.5, disable=not task.progress) as bar:

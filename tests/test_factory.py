@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import pytest
 import torch
 from hydra import compose, initialize_config_dir
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from torch.optim.lr_scheduler import MultiStepLR, StepLR
 
 from bounded_lr_resolver import BoundedLR, build_scheduler, instantiate_trusted
@@ -155,3 +156,91 @@ def test_factory_without_max_steps_waits_for_the_call() -> None:
     factory = build_scheduler(initial_lr=0.1, final_lr=1e-4, max_steps=None, n_updates=2, kind="multistep")
     scheduler = factory(optimizer=sgd(), max_steps=10)
     assert scheduler.schedules[0].milestones() == [5, 10]
+
+
+LR_RULE = (
+    "build_scheduler: initial_lr must be the optimizer's (largest param group's) lr, got initial_lr=0.1, "
+    "optimizer lrs=[0.05]. Build the optimizer with {source}, or give per-group lists: initial_lr=[...], "
+    "final_lr=[...]"
+)
+OWN_PARTIAL = """\
+_target_: bounded_lr_resolver.build_scheduler
+_partial_: true
+initial_lr: 0.1
+final_lr: 1e-4
+max_steps: 100
+n_updates: 4
+kind: multistep
+"""
+
+
+def composed(tmp_path: Path, defaults: str, files: dict[str, str] | None = None) -> DictConfig:
+    for name, text in (files or {}).items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    (tmp_path / "config.yaml").write_text(f"defaults:\n{defaults}  - _self_\n")
+    with initialize_config_dir(str(tmp_path), **({} if HYDRA_14 else {"version_base": "1.3"})):
+        return compose("config")
+
+
+@pytest.mark.parametrize(
+    ("defaults", "key"),
+    [
+        pytest.param("  - bounded_lr@scheduler: step\n", "scheduler", id="shipped-at-scheduler"),
+        pytest.param("  - bounded_lr@model.scheduler: step\n", "model.scheduler", id="shipped-nested"),
+        pytest.param("  - sched@model.lr_schedule: mine\n", "model.lr_schedule", id="own-partial-nested"),
+    ],
+)
+def test_the_optimizer_lr_hint_names_the_nodes_real_key(tmp_path: Path, defaults: str, key: str) -> None:
+    """The hint said ``${scheduler.initial_lr}`` wherever the node sat; the key is the one Hydra
+    instantiated (remembered by the shipped partial) or the one of the Hydra partial being called."""
+    cfg = composed(tmp_path, defaults, {"sched/mine.yaml": OWN_PARTIAL})
+    make = instantiate_trusted(OmegaConf.select(cfg, key))
+    with pytest.raises(BoundsError) as caught:
+        make(optimizer=sgd(0.05))
+    assert str(caught.value) == LR_RULE.format(source=f"lr=${{{key}.initial_lr}}")
+    assert make(optimizer=sgd(0.1)).schedules[0].initial_lr == 0.1  # the right lr builds
+
+
+def test_a_direct_call_has_no_config_key_to_name() -> None:
+    from bounded_lr_resolver import _compat
+
+    assert _compat.hydra_node_key() is None
+    with pytest.raises(BoundsError) as caught:
+        build_scheduler(sgd(0.05), initial_lr=0.1, final_lr=1e-4, max_steps=100, n_updates=4)
+    source = "lr=initial_lr (in a config, lr: ${<the scheduler node's key>.initial_lr})"
+    assert str(caught.value) == LR_RULE.format(source=source)
+
+
+class Holder:
+    """A user's target that builds the factory itself (Hydra instantiates it at ``model``)."""
+
+    def __init__(self) -> None:
+        self.make = build_scheduler(initial_lr=0.1, final_lr=1e-4, max_steps=100, n_updates=4)
+
+
+def test_a_factory_built_inside_another_target_names_no_wrong_key() -> None:
+    """Hydra is instantiating ``model``, but the factory is not that node: no ``${model.initial_lr}``."""
+    cfg = OmegaConf.create({"model": {"_target_": f"{__name__}.Holder"}})
+    holder = instantiate_trusted(cfg.model, allow=[f"{__name__}.Holder"])
+    with pytest.raises(BoundsError) as caught:
+        holder.make(optimizer=sgd(0.05))
+    source = "lr=initial_lr (in a config, lr: ${<the scheduler node's key>.initial_lr})"
+    assert str(caught.value) == LR_RULE.format(source=source)
+
+
+@pytest.mark.parametrize("option", ["step", "cosine"])
+def test_instantiate_returns_hydras_own_partial(tmp_path: Path, option: str) -> None:
+    """The README said a plain ``functools.partial``: on hydra-core 1.3.8 and 1.4 alike it is Hydra's
+    own subclass of it (which checks each call against Hydra's target policy), called the same way."""
+    make = instantiate_trusted(shipped(tmp_path, option).scheduler)
+    assert isinstance(make, functools.partial)
+    assert type(make) is not functools.partial
+    assert type(make).__module__.startswith("hydra.")
+    assert make.func is build_scheduler
+    scheduler = make(optimizer=sgd())
+    assert isinstance(scheduler, BoundedLR)
+    assert scheduler.schedules[0].kind == option
+    readme = " ".join((Path(__file__).resolve().parent.parent / "README.md").read_text().split())
+    assert "hands it back as its own subclass of `functools.partial`" in readme
+    assert "plain `functools.partial`" not in readme

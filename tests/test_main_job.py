@@ -282,3 +282,204 @@ def test_summary_says_what_each_param_group_ends_at(tmp_path: Path) -> None:
         "build_scheduler: initial_lr must be the optimizer's (largest param group's) lr, got initial_lr=0.1, "
         "optimizer lrs=[0.01, 0.05]" in result.stderr
     )
+
+
+FULL_ERROR = "Set the environment variable HYDRA_FULL_ERROR=1 for a complete stack trace.\n"
+NUMBER = "must be a number (int or float)"
+FINITE = "must be a finite number > 0"
+QUOTES = "Write the number without quotes, e.g. 1e-4"
+PREVIEW_ONLY = (
+    "{key} must be {default} with task=train ({why}), got {key}={value}. {key} is for the preview: "
+)
+PREVIEW_ONLY += "drop task=train, or drop {key}"
+
+
+def preview_only(key: str, default: str, why: str, value: str) -> str:
+    return PREVIEW_ONLY.format(key=key, default=default, why=why, value=value)
+
+
+BAD_KEYS = [
+    pytest.param(
+        ["optimizer.lr=abc"], f"optimizer.lr {NUMBER}, got optimizer.lr='abc' (str). {QUOTES}", id="lr-text"
+    ),
+    pytest.param(
+        ["optimizer.lr='0.1'"],
+        f"optimizer.lr {NUMBER}, got optimizer.lr='0.1' (str). Write the number without quotes; a number "
+        "from an environment variable is text: decode it with ${oc.decode:${oc.env:NAME}}",
+        id="lr-quoted-number",
+    ),
+    pytest.param(
+        ["optimizer.lr=null"],
+        f"optimizer.lr {NUMBER}, got optimizer.lr=None (NoneType). Give the value in the config or on the "
+        "command line",
+        id="lr-null",
+    ),
+    pytest.param(
+        ["optimizer.lr=[0.1]"], f"optimizer.lr {NUMBER}, got optimizer.lr=[0.1] (ListConfig)", id="lr-list"
+    ),
+    pytest.param(["optimizer.lr=true"], f"optimizer.lr {NUMBER}, got optimizer.lr=True (bool)", id="lr-bool"),
+    pytest.param(["optimizer.lr=-0.1"], f"optimizer.lr {FINITE}, got optimizer.lr=-0.1", id="lr-negative"),
+    pytest.param(["optimizer.lr=0"], f"optimizer.lr {FINITE}, got optimizer.lr=0", id="lr-zero"),
+    pytest.param(["optimizer.lr=inf"], f"optimizer.lr {FINITE}, got optimizer.lr=inf", id="lr-inf"),
+    pytest.param(
+        ["optimizer.tensor_lr=yes"],
+        "optimizer.tensor_lr must be true or false, got optimizer.tensor_lr='yes' (str)",
+        id="tensor-lr-text",
+    ),
+    pytest.param(
+        ["optimizer.group_lrs=[]"],
+        "optimizer.group_lrs must be a non-empty list of learning rates, or null, got optimizer.group_lrs=[] "
+        "(ListConfig)",
+        id="group-lrs-empty",
+    ),
+    pytest.param(["plot=3"], "plot must be true or false, got plot=3 (int)", id="plot-int"),
+    pytest.param(
+        ["resume_from=3"],
+        "resume_from must be a checkpoint path (or null), got resume_from=3 (int)",
+        id="resume-int",
+    ),
+    pytest.param(
+        ["resume_from=/nonexistent/last.ckpt"],
+        "resume_from must be an existing checkpoint file, got resume_from='/nonexistent/last.ckpt'",
+        id="resume-missing",
+    ),
+    pytest.param(
+        ["task=train", "resume_from=/nonexistent/last.ckpt"],
+        preview_only(
+            "resume_from",
+            "null",
+            "training starts at step 0 and writes no checkpoint",
+            "'/nonexistent/last.ckpt'",
+        ),
+        id="train-resume",
+    ),
+    pytest.param(
+        ["task=train", "optimizer.tensor_lr=true"],
+        preview_only("optimizer.tensor_lr", "false", "the MLP trains with a float LR", "True"),
+        id="train-tensor-lr",
+    ),
+    pytest.param(
+        ["task=train", "optimizer.group_lrs=[0.01,0.05]"],
+        preview_only("optimizer.group_lrs", "null", "the MLP trains with one param group", "[0.01, 0.05]"),
+        id="train-group-lrs",
+    ),
+    pytest.param(
+        ["task.name=bogus"],
+        "task.name must be 'preview', the option chosen with task=preview, got task.name='bogus'. Choose the "
+        "task with task=preview or task=train",
+        id="task-name-bogus",
+    ),
+    pytest.param(
+        ["task=train", "task.name=preview"],
+        "task.name must be 'train', the option chosen with task=train, got task.name='preview'. Choose the "
+        "task with task=preview or task=train",
+        id="task-name-other-option",
+    ),
+    pytest.param(
+        ["task=train", "task.samples=1.5"],
+        "task.samples must be a whole number, got task.samples=1.5",
+        id="samples",
+    ),
+    pytest.param(
+        ["task=train", "task.features=0"],
+        "task.features must be a whole number >= 1, got task.features=0",
+        id="features",
+    ),
+    pytest.param(
+        ["task=train", "task.hidden=true"],
+        "task.hidden must be a whole number, got task.hidden=True (bool)",
+        id="hidden",
+    ),
+    pytest.param(
+        ["task=train", "task.batch_size=0"],
+        "task.batch_size must be a whole number >= 1, got task.batch_size=0",
+        id="batch-size",
+    ),
+    pytest.param(["verify=maybe"], "verify must be true or false, got verify='maybe' (str)", id="verify"),
+    pytest.param(
+        ["task=train", "task.seed=-1"], "task.seed must be a whole number >= 0, got task.seed=-1", id="seed"
+    ),
+    pytest.param(
+        ["task=train", "task.momentum=1"],
+        "task.momentum must be a number in [0, 1), got task.momentum=1",
+        id="momentum",
+    ),
+    pytest.param(
+        ["task=train", "task.momentum=abc"],
+        "task.momentum must be a number in [0, 1), got task.momentum='abc' (str)",
+        id="momentum-text",
+    ),
+    pytest.param(
+        ["task=train", "task.progress=maybe"],
+        "task.progress must be true or false, got task.progress='maybe' (str)",
+        id="progress",
+    ),
+]
+"""Each key of the job's own schema refused before anything runs: overrides, message after 'bounded-lr: '."""
+
+
+@pytest.mark.parametrize(("overrides", "message"), BAD_KEYS)
+def test_every_job_key_is_one_message_and_exit_1_before_anything_runs(
+    tmp_path: Path, overrides: list[str], message: str
+) -> None:
+    """A bare torch traceback (optimizer.lr=abc), a silent exit 0 (task=train resume_from=...), a
+    preview for task.name=bogus: now each is the job's one message, the whole of stderr, and torch
+    is never loaded."""
+    result = run(
+        [sys.executable, "-c", _LOADED, f"hydra.run.dir={tmp_path}", *overrides], cwd=tmp_path, check=False
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stderr == f"Error: bounded-lr: {message}\n{FULL_ERROR}"
+    assert result.stdout.splitlines()[-1] == "loaded []"
+    assert not (tmp_path / "schedule.csv").exists()
+
+
+def test_a_value_interpolated_into_a_job_key_is_reported_where_it_was_set(tmp_path: Path) -> None:
+    """``optimizer.lr`` is ``${scheduler.initial_lr}``: a bad initial_lr is the scheduler's own error, at
+    its key, and the one message (the record's callback says nothing where the job reports)."""
+    result = run(
+        [BOUNDED_LR, f"hydra.run.dir={tmp_path}", "scheduler.initial_lr=-1"], cwd=tmp_path, check=False
+    )
+    assert result.returncode == 1
+    assert result.stderr == (
+        "Error: blr.derived (gamma): initial_lr must be a finite number > 0, got initial_lr=-1.0\n"
+        f"    config key: scheduler.gamma\n{FULL_ERROR}"
+    )
+    assert "SaveResolvedConfig" not in result.stdout + result.stderr
+
+
+def test_an_unknown_job_key_is_refused_by_the_schema(tmp_path: Path) -> None:
+    result = run(
+        [BOUNDED_LR, f"hydra.run.dir={tmp_path}", "optimizer.momentum=0.9"], cwd=tmp_path, check=False
+    )
+    assert result.returncode == 1
+    assert "Key 'momentum' not in 'OptimizerConf'" in result.stderr
+    assert "full_key: optimizer.momentum" in result.stderr
+    added = run([BOUNDED_LR, f"hydra.run.dir={tmp_path}", "+note=baseline"], cwd=tmp_path)
+    assert "bounds       HOLD" in added.stdout  # a key of your own is still added with +
+
+
+def test_train_reads_its_keys_normalized(tmp_path: Path) -> None:
+    """``task.samples=4e3`` (Hydra reads a float) passed the check and then failed in torch.randn; a
+    duration for max_steps failed in int()."""
+    args = ["task=train", "task.samples=4e3", "task.progress=false", "scheduler.max_steps=3ep"]
+    args += ["scheduler.steps_per_epoch=10", "scheduler.n_updates=3"]
+    output = run([BOUNDED_LR, f"hydra.run.dir={tmp_path}", *args], cwd=tmp_path).stdout
+    assert "trained 30 steps; the LR of each: every LR equals the closed form" in output
+    assert "(MSE on all 4000 samples)" in output
+
+
+def test_the_table_covers_every_key_of_the_schema() -> None:
+    """A key added to the schema without a row here fails: each one's rule is exercised end to end."""
+    import dataclasses
+
+    from bounded_lr_resolver.job_schema import JobConf, OptimizerConf, TrainTaskConf
+
+    ruled = {
+        f"{prefix}{item.name}"
+        for prefix, schema in (("", JobConf), ("optimizer.", OptimizerConf), ("task.", TrainTaskConf))
+        for item in dataclasses.fields(schema)
+        if "rule" in item.metadata
+    }
+    covered = {str(row.values[1]).split(" ", 1)[0] for row in BAD_KEYS}
+    assert ruled == covered

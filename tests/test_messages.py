@@ -14,8 +14,9 @@ import pytest
 
 from bounded_lr_resolver import bounds, schedule
 from bounded_lr_resolver.bounds import MAX_MILESTONES, decay_steps, lr_ratio, lr_values
-from bounded_lr_resolver.errors import BoundedLRError
+from bounded_lr_resolver.errors import BoundedLRError, package_error
 from bounded_lr_resolver.schedule import Schedule
+from tests.strategies import REACH_ZERO_KINDS
 
 ROWS = [
     (
@@ -70,11 +71,8 @@ ROWS = [
     (lambda: lr_values(0, 1e-4, 3), "blr.values: initial_lr must be a finite number > 0, got initial_lr=0"),
     (
         lambda: lr_values(0.1, 0, 3),
-        "blr.values: final_lr must be > 0 for a step decay, which multiplies by gamma = (final_lr / "
-        "initial_lr) "
-        "** (1 / n_updates), got final_lr=0. A decay to 0 is a shape: kind=linear | cosine | polynomial "
-        "| sqrt "
-        "| cosine_restarts | wsd | phases",
+        "blr.values: final_lr must be > 0 for a step decay, whose LRs are ratios of its ends, got "
+        f"final_lr=0. These can reach 0: kind={' | '.join(REACH_ZERO_KINDS)}",
     ),
     (
         lambda: lr_values(0.1, -1e-4, 3),
@@ -213,3 +211,159 @@ def test_a_step_kind_milestones_and_key_steps() -> None:
         "decay_steps": 5,
         "decay_shape": "cosine",
     }
+
+
+NUMBER_HINT = (
+    "Write the number without quotes; a number from an environment variable is text: decode it with "
+    "${oc.decode:${oc.env:NAME}}"
+)
+BASE_LRS = [
+    pytest.param(
+        "0.1", f"base_lr must be a number (int or float), got base_lr='0.1' (str). {NUMBER_HINT}", id="text"
+    ),
+    pytest.param(True, "base_lr must be a number (int or float), got base_lr=True (bool)", id="bool"),
+    pytest.param(b"0.1", "base_lr must be a number (int or float), got base_lr=b'0.1' (bytes)", id="bytes"),
+    pytest.param([0.1], "base_lr must be a number (int or float), got base_lr=[0.1] (list)", id="list"),
+    pytest.param(math.inf, "base_lr must be 0 or a finite number > 0, got base_lr=inf", id="inf"),
+    pytest.param(math.nan, "base_lr must be 0 or a finite number > 0, got base_lr=nan", id="nan"),
+    pytest.param(-1, "base_lr must be 0 or a finite number > 0, got base_lr=-1", id="negative"),
+    pytest.param(10**400, f"base_lr must be 0 or a finite number > 0, got base_lr={10**400}", id="huge-int"),
+    pytest.param(
+        1e-320,
+        "base_lr must be 0 or a normal float64 (>= 2.2250738585072014e-308), got base_lr=1e-320. Use 0 to "
+        "decay to zero",
+        id="subnormal",
+    ),
+]
+"""A param group's base LR that no group can start from, and the message (after ``<where>: ``)."""
+
+
+def _entry_points() -> list[tuple[str, Callable[[object], object]]]:
+    from bounded_lr_resolver.curve import lr_curve
+    from bounded_lr_resolver.preview import preview
+
+    s = Schedule(0.1, 1e-4, 100, 10)
+    return [
+        ("Schedule.lr_at", lambda base: s.lr_at(5, base)),  # type: ignore[arg-type]
+        ("Schedule.plan_for", lambda base: s.plan_for(base)),  # type: ignore[arg-type]
+        ("Schedule.ends", lambda base: s.ends(base)),  # type: ignore[arg-type]
+        ("lr_curve", lambda base: lr_curve(s, [5], base)),  # type: ignore[arg-type]
+        ("lr_curve", lambda base: lr_curve(s.plan, [5], base)),  # type: ignore[arg-type]
+        ("lr_curve", lambda base: preview(s, base)),  # type: ignore[arg-type]
+    ]
+
+
+@pytest.mark.parametrize(("base_lr", "message"), BASE_LRS)
+def test_a_base_lr_is_refused_by_name_where_it_enters(base_lr: object, message: str) -> None:
+    """``base_lr`` was scaled into the plan unchecked: inf accepted, '0.1' a bare TypeError, -1 and NaN
+    blamed on ``Schedule: start_lr``. Every public door it enters by checks it, under its own name."""
+    for where, call in _entry_points():
+        with pytest.raises(BoundedLRError) as caught:
+            call(base_lr)
+        assert str(caught.value) == f"{where}: {message}", where
+
+
+def test_a_valid_base_lr_scales_the_schedule_at_every_entry_point() -> None:
+    from bounded_lr_resolver.curve import lr_curve
+
+    s = Schedule(0.1, 1e-4, 100, 10)
+    assert s.ends(0.05) == (0.05, 0.05 * (1e-4 / 0.1))
+    assert s.ends(0) == (0.0, 0.0)  # a frozen group
+    assert s.lr_at(100, 0.05) == lr_curve(s, [100], 0.05)[0] == s.ends(0.05)[1]
+    assert s.lr_at(5, 0.1) == s.lr_at(5) == s.lr_at(5, None)
+    assert s.lr_at(0, 1) == 1.0  # an int is a number
+
+
+def test_lr_curve_takes_steps_beyond_int64_as_after_the_end() -> None:
+    """``[2**63, 1]`` (a Python int past int64 next to a small one) was refused as 'not whole numbers'."""
+    from bounded_lr_resolver.curve import lr_curve
+
+    s = Schedule(0.1, 1e-4, 100, 10)
+    assert lr_curve(s, [2**63, 1]).tolist() == [1e-4, 0.1]
+    assert lr_curve(s, [1, 2**64 + 5, 0]).tolist() == [0.1, 1e-4, 0.1]
+    with pytest.raises(BoundedLRError, match=r"^lr_curve: steps must be scheduler step counts >= 0"):
+        lr_curve(s, [2**63, -1])
+
+
+@pytest.mark.usefixtures("registered")
+@pytest.mark.parametrize(
+    ("interpolation", "message"),
+    [
+        pytest.param(
+            "${blr.values:0.1}",
+            "blr.values: arguments must be initial_lr, final_lr, n_updates (3 values), got arguments=[0.1]. "
+            "Write ${blr.values:initial_lr,final_lr,n_updates}",
+            id="values-too-few",
+        ),
+        pytest.param(
+            "${lr_gamma:0.1}",
+            "lr_gamma: arguments must be initial_lr, final_lr, n_updates (3 values), got arguments=[0.1]. "
+            "Write ${lr_gamma:initial_lr,final_lr,n_updates}",
+            id="gamma-too-few",
+        ),
+        pytest.param(
+            "${blr.gamma:0.1,1e-4,10,1}",
+            "blr.gamma: arguments must be initial_lr, final_lr, n_updates (3 values), got arguments=[0.1, "
+            "0.0001, 10, 1]. Write ${blr.gamma:initial_lr,final_lr,n_updates}",
+            id="namespaced-gamma-too-many",
+        ),
+        pytest.param(
+            "${lr_step:1000}",
+            "lr_step: arguments must be max_steps, n_updates[, warmup_steps[, final_lr_at]] (2 to 4 values), "
+            "got arguments=[1000]. Write ${lr_step:max_steps,n_updates[,warmup_steps[,final_lr_at]]}",
+            id="step-optional",
+        ),
+        pytest.param(
+            "${blr.milestones:10,2,0,max_steps,1}",
+            "blr.milestones: arguments must be max_steps, n_updates[, warmup_steps[, final_lr_at]] (2 to 4 "
+            "values), got arguments=[10, 2, 0, 'max_steps', 1]. "
+            "Write ${blr.milestones:max_steps,n_updates[,warmup_steps[,final_lr_at]]}",
+            id="list-valued-too-many",
+        ),
+        pytest.param(
+            "${blr.derived:}",
+            "blr.derived: arguments must be key (1 value), got arguments=[]. Write ${blr.derived:key}",
+            id="derived-none",
+        ),
+        pytest.param(
+            "${blr.steps:}",
+            "blr.steps: arguments must be length[, per] (1 to 2 values), got arguments=[]. "
+            "Write ${blr.steps:length[,per]}",
+            id="steps-none",
+        ),
+    ],
+)
+def test_a_wrong_number_of_resolver_arguments_names_the_resolver_and_its_parameters(
+    interpolation: str, message: str
+) -> None:
+    """OmegaConf called our Python function anyway: ``lr_values() takes 3 positional arguments``."""
+    from omegaconf import OmegaConf
+
+    with pytest.raises(Exception, match=r"raised while resolving interpolation") as caught:
+        _ = OmegaConf.create({"node": {"value": interpolation}}).node.value
+    ours, key = package_error(caught.value)
+    assert str(ours) == message
+    assert isinstance(ours, TypeError)
+    assert key == "node.value"
+
+
+@pytest.mark.usefixtures("registered")
+def test_every_resolver_keeps_its_signature_and_pickles_by_reference() -> None:
+    """The one check wraps every resolver: OmegaConf still passes ``_parent_``, launchers still pickle it."""
+    import inspect
+    import pickle
+
+    from omegaconf import OmegaConf
+
+    from bounded_lr_resolver import _compat
+    from bounded_lr_resolver.resolvers import RESOLVERS
+
+    for name, resolver in RESOLVERS.items():
+        found = _compat.registered_function(name)
+        assert pickle.loads(pickle.dumps(found)) is found, name
+        assert "_parent_" in inspect.signature(resolver).parameters or name != "blr.derived"
+    node = OmegaConf.create(
+        {"kind": "step", "initial_lr": 0.1, "final_lr": 1e-4, "max_steps": 100, "n_updates": 10}
+    )
+    node.step_size = "${blr.derived:step_size}"
+    assert node.step_size == 10

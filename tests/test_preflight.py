@@ -148,3 +148,57 @@ def test_a_glob_sweep_over_the_options_is_checked_and_runs(tmp_path: Path) -> No
     bad = run([*args, "scheduler.final_lr=0.5", "plot=false"], cwd=tmp_path, check=False)
     assert bad.returncode == 1
     assert "SweepPreflight: 2 of 2 jobs are bad; nothing was launched." in bad.stderr
+
+
+def test_the_table_shows_only_what_tells_the_jobs_apart(tmp_path: Path) -> None:
+    """Overrides every job shares (a template's experiment, paths) were repeated on every row, so the
+    error started hundreds of characters in; only the swept ones are shown."""
+    sweep = tmp_path / "sweep"
+    shared = ["scheduler.max_steps=99", "+run_note=a-long-note-every-job-carries", "scheduler.warmup_steps=0"]
+    result = run_app(
+        app(tmp_path), "-m", f"hydra.sweep.dir={sweep}", *shared, "scheduler.final_lr=1e-3,0.5", check=False
+    )
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert "    job  swept overrides | error" in lines
+    assert (
+        "      1  scheduler.final_lr=0.5 | blr.derived (gamma): final_lr must be in (0, initial_lr], got "
+        "final_lr=0.5, initial_lr=0.1. A bounded decay ends at or below where it starts; were the two "
+        "swapped?"
+    ) in lines
+
+
+@pytest.mark.parametrize(
+    ("jobs", "common"),
+    [
+        pytest.param([["a=1", "b=1"], ["a=1", "b=2"]], {"a=1"}, id="one-swept"),
+        pytest.param([["a=1"]], {"a=1"}, id="one-job"),
+        pytest.param([], set(), id="none"),
+        pytest.param([["a=1", "b=1"], ["a=2", "b=2"]], set(), id="all-swept"),
+    ],
+)
+def test_shared_overrides(jobs: list[list[str]], common: set[str]) -> None:
+    from bounded_lr_resolver.preflight import shared
+
+    assert shared(jobs) == common
+
+
+def test_the_main_jobs_own_keys_are_checked_before_its_sweep_launches(tmp_path: Path) -> None:
+    args = [
+        BOUNDED_LR,
+        "-m",
+        f"hydra.sweep.dir={tmp_path / 'sweep'}",
+        "optimizer.lr=0.1,abc",
+        "task.name=preview,x",
+    ]
+    result = run(args, cwd=tmp_path, check=False)
+    assert result.returncode == 1
+    assert not (tmp_path / "sweep").exists()
+    lines = result.stderr.splitlines()
+    assert "SweepPreflight: 3 of 4 jobs are bad; nothing was launched." in lines
+    task = "task.name must be 'preview', the option chosen with task=preview, got task.name='x'. Choose"
+    task += " the task with task=preview or task=train"
+    lr = "optimizer.lr must be a number (int or float), got optimizer.lr='abc' (str). Write the number"
+    lr += " without quotes, e.g. 1e-4"
+    assert f"      1  optimizer.lr=0.1 task.name=x | bounded-lr: {task}" in lines
+    assert f"      2  optimizer.lr=abc task.name=preview | bounded-lr: {lr}" in lines

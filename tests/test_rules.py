@@ -91,7 +91,10 @@ RULES = [
         BoundsError,
         "Schedule: final_lr / initial_lr must be small enough for n_updates distinct decays in float64 "
         "(gamma <= 1 - 1e-15), got initial_lr=0.1, final_lr=0.0001, n_updates=9000000000000000, "
-        "gamma=0.9999999999999992. Use fewer updates, or final_lr=initial_lr for a constant LR",
+        "gamma=0.9999999999999992. Use kind='multistep' with fewer n_updates (kind='exponential' makes one "
+        "decay per step, n_updates = 9000000000000000), or kind='phases' with the continuous exponential "
+        "shape: phases=[{shape: exponential, steps: 9000000000000000, end_lr: 0.0001}], or "
+        "final_lr=initial_lr for a constant LR",
         id="exponential-past-float64",
     ),
     pytest.param(
@@ -99,8 +102,10 @@ RULES = [
         BoundsError,
         "Schedule: final_lr / initial_lr must be wide enough for exactly n_updates decays in float64 (the "
         "LR after n_updates - 1 decays must still be above final_lr), got initial_lr=0.1, final_lr=0.0001, "
-        "n_updates=1000000000000, LR after n_updates - 1 decays=9.999476211192834e-05. Use fewer updates "
-        "or a wider range",
+        "n_updates=1000000000000, LR after n_updates - 1 decays=9.999476211192834e-05. Use kind='multistep' "
+        "with fewer n_updates (kind='exponential' makes one decay per step, n_updates = 1000000000000), or "
+        "kind='phases' with the continuous exponential shape: phases=[{shape: exponential, steps: "
+        "1000000000000, end_lr: 0.0001}], or a wider range",
         id="exponential-whose-gamma-rounds-early",
     ),
     pytest.param(
@@ -146,8 +151,8 @@ RULES = [
         ),
         BoundsError,
         "build_scheduler: initial_lr must be the optimizer's (largest param group's) lr, got initial_lr=0.1, "
-        "optimizer lrs=[0.10000000000100001]. Build the optimizer with lr=${scheduler.initial_lr}, or give "
-        "per-group lists: initial_lr=[...], final_lr=[...]",
+        "optimizer lrs=[0.10000000000100001]. Build the optimizer with lr=initial_lr (in a config, lr: "
+        "${<the scheduler node's key>.initial_lr}), or give per-group lists: initial_lr=[...], final_lr=[...]",
         id="float-lr-tolerance",
     ),
     pytest.param(

@@ -398,39 +398,103 @@ def test_float_and_fp32_tensor_resume_is_consistent_for_any_number_of_groups() -
         assert lrs(tensor_optimizer) == pytest.approx(lrs(optimizer), rel=2e-7)
 
 
-@pytest.mark.parametrize(
-    ("lr", "error", "message"),
-    [
-        pytest.param(
-            torch.tensor(1, dtype=torch.int64),
-            BoundsTypeError,
-            "build_scheduler: param group 0's lr must be a float, or a 0-dim float32 or float64 tensor, "
-            "got param group 0's lr=tensor(1) (Tensor). A torch.int64 LR cannot hold the decays exactly "
-            "(bf16 keeps ~3 digits, integers round to 0); give a float or a float32 tensor",
-            id="int64",
-        ),
-        pytest.param(
-            torch.tensor(0.1, dtype=torch.bfloat16),
-            BoundsTypeError,
-            "build_scheduler: param group 0's lr must be a float, or a 0-dim float32 or float64 tensor, "
-            "got param group 0's lr=tensor(0.1001, dtype=torch.bfloat16) (Tensor). A torch.bfloat16 LR "
-            "cannot hold the decays exactly (bf16 keeps ~3 digits, integers round to 0); give a float or a "
-            "float32 tensor",
-            id="bf16",
-        ),
-        pytest.param(
-            torch.tensor([0.1]),
-            BoundsError,
-            "build_scheduler: param group 0's lr must be a float, or a 0-dim float32 or float64 tensor, "
-            "got lr shape=(1,)",
-            id="shape",
-        ),
-    ],
-)
-def test_tensor_lr_dtype_and_shape(lr: torch.Tensor, error: type[Exception], message: str) -> None:
+RULE = "must be a float, or a 0-dim float32 or float64 tensor"
+ROUNDS = "cannot hold the decays exactly (it rounds them to whole numbers, 0 below 1)"
+DIGITS = "cannot hold the decays exactly (it keeps about 3 significant digits)"
+NO_ORDER = "has no order (an optimizer compares lr < 0)"
+GIVE = "give a float or a float32 tensor"
+
+BAD_LRS = [
+    pytest.param(
+        torch.tensor(1, dtype=torch.int64),
+        BoundsTypeError,
+        f"lr=tensor(1) (Tensor). A torch.int64 LR {ROUNDS}; {GIVE}",
+        id="int64",
+    ),
+    pytest.param(
+        torch.tensor(True),
+        BoundsTypeError,
+        f"lr=tensor(True) (Tensor). A torch.bool LR {ROUNDS}; {GIVE}",
+        id="bool-tensor",
+    ),
+    pytest.param(
+        torch.tensor(0.1, dtype=torch.bfloat16),
+        BoundsTypeError,
+        f"lr=tensor(0.1001, dtype=torch.bfloat16) (Tensor). A torch.bfloat16 LR {DIGITS}; {GIVE}",
+        id="bf16",
+    ),
+    pytest.param(
+        torch.tensor(0.1, dtype=torch.float16),
+        BoundsTypeError,
+        f"lr=tensor(0.1000, dtype=torch.float16) (Tensor). A torch.float16 LR {DIGITS}; {GIVE}",
+        id="fp16",
+    ),
+    pytest.param(
+        torch.tensor(0.1, dtype=torch.complex64),
+        BoundsTypeError,
+        f"lr=tensor(0.1000+0.j) (Tensor). A torch.complex64 LR {NO_ORDER}; {GIVE}",
+        id="complex64",
+    ),
+    pytest.param(
+        torch.tensor(0.1, dtype=torch.complex128),
+        BoundsTypeError,
+        f"lr=tensor(0.1000+0.j, dtype=torch.complex128) (Tensor). A torch.complex128 LR {NO_ORDER}; {GIVE}",
+        id="complex128",
+    ),
+    pytest.param(torch.tensor([0.1]), BoundsError, "lr shape=(1,)", id="shape"),
+    pytest.param("0.1", BoundsTypeError, "lr='0.1' (str)", id="text"),
+    pytest.param(True, BoundsTypeError, "lr=True (bool)", id="bool"),
+    pytest.param(None, BoundsTypeError, "lr=None (NoneType)", id="none"),
+    pytest.param(b"0.1", BoundsTypeError, "lr=b'0.1' (bytes)", id="bytes"),
+    pytest.param([0.1], BoundsTypeError, "lr=[0.1] (list)", id="list"),
+]
+"""A param group LR the scheduler cannot follow, and the end of the message refusing it."""
+
+
+def _refusal(where: str, key: str, got: str) -> str:
+    shown = got if got.startswith("lr shape") else f"param group 0's {got}"
+    return f"{where}: param group 0's {key} {RULE}, got {shown.replace('lr', key, 1)}"
+
+
+@pytest.mark.parametrize(("lr", "error", "got"), BAD_LRS)
+def test_tensor_lr_dtype_and_shape(lr: object, error: type[Exception], got: str) -> None:
+    optimizer = sgd(0.1)
+    optimizer.param_groups[0]["lr"] = lr
     with pytest.raises(error) as caught:
-        build_scheduler(sgd(lr), **BOUNDS)  # type: ignore[arg-type]
-    assert str(caught.value) == message
+        build_scheduler(optimizer, **BOUNDS)  # type: ignore[arg-type]
+    assert str(caught.value) == _refusal("build_scheduler", "lr", got)
+
+
+@pytest.mark.parametrize(("lr", "error", "got"), BAD_LRS)
+def test_a_group_initial_lr_the_scheduler_cannot_start_from_is_refused(
+    lr: object, error: type[Exception], got: str
+) -> None:
+    """A group's ``initial_lr`` (left by an earlier scheduler or a checkpoint) is where it starts: checked."""
+    optimizer = sgd(0.1)
+    optimizer.param_groups[0]["initial_lr"] = lr
+    with pytest.raises(error) as caught:
+        build_scheduler(optimizer, **BOUNDS)  # type: ignore[arg-type]
+    assert str(caught.value) == _refusal("build_scheduler", "initial_lr", got)
+
+
+@pytest.mark.parametrize(("lr", "error", "got"), BAD_LRS)
+def test_an_lr_written_from_outside_that_the_scheduler_cannot_follow_is_refused(
+    lr: object, error: type[Exception], got: str
+) -> None:
+    """Written over a group's LR between steps, it was taken as a factor (a str, a bool, a complex
+    tensor became float(...)) or raised Python's own TypeError: now refused, and nothing changes."""
+    optimizer = sgd(0.1)
+    scheduler = ours(optimizer)
+    optimizer.step()
+    scheduler.step()
+    optimizer.param_groups[0]["lr"] = lr
+    with pytest.raises(error) as caught:
+        scheduler.step()
+    assert str(caught.value) == _refusal("BoundedLR.step", "lr", got)
+    assert scheduler.last_epoch == 1
+    optimizer.param_groups[0]["lr"] = 0.1  # put back, the schedule goes on where it was
+    scheduler.step()
+    assert lrs(optimizer) == [0.1]
 
 
 def test_float64_tensor_lr_is_exact() -> None:

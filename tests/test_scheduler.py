@@ -244,8 +244,8 @@ FACTORY_BAD = [
         dict(initial_lr=0.2),
         BoundsError,
         "build_scheduler: initial_lr must be the optimizer's (largest param group's) lr, got "
-        "initial_lr=0.2, optimizer lrs=[0.1]. Build the optimizer with "
-        "lr=${scheduler.initial_lr}, or give per-group lists: initial_lr=[...], final_lr=[...]",
+        "initial_lr=0.2, optimizer lrs=[0.1]. Build the optimizer with lr=initial_lr (in a config, lr: "
+        "${<the scheduler node's key>.initial_lr}), or give per-group lists: initial_lr=[...], final_lr=[...]",
         id="optimizer-lr-contradicts-config",
     ),
     pytest.param(
@@ -507,3 +507,50 @@ def test_skipped_optimizer_steps_as_amp_makes_them_do_not_warn() -> None:
         for _ in range(50):
             opt2.step()
             resumed.step()
+
+
+class _CountingSlowPath(BoundedLR):
+    """BoundedLR counting the steps that take the path folding outside LR changes into factors."""
+
+    slow_steps = 0
+
+    def _follow_outside_changes(self) -> None:
+        self.slow_steps += 1
+        super()._follow_outside_changes()
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        pytest.param({"kind": "step", "n_updates": 10}, id="step"),
+        pytest.param({"kind": "multistep", "n_updates": 7}, id="multistep"),
+        pytest.param({"kind": "exponential"}, id="exponential"),
+        pytest.param({"kind": "cosine"}, id="cosine"),
+        pytest.param({"kind": "wsd", "decay_steps": 300, "warmup_steps": 100}, id="wsd"),
+    ],
+)
+def test_a_tensor_lr_shared_by_ten_groups_never_takes_the_outside_change_path(
+    fields: dict[str, object],
+) -> None:
+    """``SGD(groups, lr=torch.tensor(0.1))`` gives all 10 groups one tensor: each group's write bumps its
+    version, which must not read as a change from outside (issue 23: it did on 1000 of 1000 steps)."""
+    from bounded_lr_resolver.schedule import Schedule
+
+    shared = torch.tensor(0.1)
+    groups = [{"params": [torch.nn.Parameter(torch.zeros(1))]} for _ in range(10)]
+    optimizer = torch.optim.SGD(groups, lr=shared)
+    assert all(group["lr"] is shared for group in optimizer.param_groups)
+    schedule = Schedule(0.1, 1e-4, 1000, where="build_scheduler", **fields)  # type: ignore[arg-type]
+    scheduler = _CountingSlowPath(optimizer, [(schedule, 0.1)] * 10)
+    for _ in range(1000):
+        optimizer.step()
+        scheduler.step()
+    assert scheduler.slow_steps == 0
+    assert float(shared) == float(torch.tensor(1e-4))  # the schedule's end, in the one tensor
+    shared.fill_(1e-3)  # a change from outside still takes that path, once
+    for _ in range(3):
+        optimizer.step()
+        scheduler.step()
+    assert scheduler.slow_steps == 1
+    assert all(group["lr"] is shared for group in optimizer.param_groups)
+    assert float(shared) == float(torch.tensor(1e-3))  # kept: a factor of 10 on the held final LR
