@@ -4,12 +4,16 @@
 
 - 9. ``step()`` of a 3-phase schedule (warmup, hold, cosine cooldown) against torch's ``SequentialLR``
   of the same phases, and of every step kind against torch's own scheduler, with 1 and 10 param
-  groups, float and fp32 tensor LRs (10 groups sharing one tensor, as ``SGD(groups, lr=tensor)`` makes);
+  groups, float and fp32 tensor LRs (10 groups sharing one tensor, as ``SGD(groups, lr=tensor)`` makes,
+  or one tensor each); and of the continuous kinds (bench/run.py's section 8 contenders) at 10 groups;
 - 10. compose + resolve of every shipped ``bounded_lr`` option against the shipped ``step``, and a
-  100-job ``SweepPreflight`` of ``multistep`` against ``step`` (Hydra's Compose API in this process).
+  100-job ``SweepPreflight`` of ``multistep`` against ``step`` (Hydra's Compose API in this process);
+- 12. ``${blr.milestones:...}`` of 10**3 and 10**4 items in an untyped key: the resolver's own call,
+  ``OmegaConf.resolve``, ``to_container(resolve=True)`` and one access, against OmegaConf making a
+  literal list node of as many ints.
 
-``--stacks .venv,.venv14`` runs section 10 in each venv (each Hydra stack) and prints one table with
-a stack column; section 9 does not depend on Hydra. ``--quick`` runs fewer rounds.
+``--stacks .venv,.venv14`` runs each section in each venv (each stack) and prints one table per section
+with a stack column. ``--section 9`` (or ``10``) runs one section only. ``--quick`` runs fewer rounds.
 """
 
 from __future__ import annotations
@@ -88,25 +92,44 @@ def _step_kind(kind: str) -> tuple[Callable, Callable]:  # type: ignore[type-arg
     return contenders
 
 
-def step_cost(rounds: int, chunk: int) -> list[str]:
-    """Section 9: one table, ours against torch's, each pair alternating on fresh schedulers."""
+def _continuous_kinds() -> list[tuple[str, Callable, Callable]]:  # type: ignore[type-arg]
+    """Ours and torch's for each continuous kind over 10**6 steps: bench/run.py's section 8 contenders."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from run import STEPS, _shape_contenders  # type: ignore[import-not-found]
+
+    from bounded_lr_resolver import build_scheduler
+
+    contenders = []
+    for kind, fields, name, theirs, _ in _shape_contenders():
+
+        def ours(optimizer, fields=fields):  # type: ignore[no-untyped-def]
+            return build_scheduler(optimizer, initial_lr=0.1, final_lr=1e-4, max_steps=STEPS, **fields)
+
+        contenders.append((f"{kind} vs {name}", ours, theirs))
+    return contenders
+
+
+ALL_LRS = ((1, "float"), (1, "fp32 tensor per group"), (10, "float"), (10, "shared fp32 tensor"),
+           (10, "fp32 tensor per group"))  # fmt: skip
+TEN_GROUPS = ALL_LRS[2:]
+
+
+def step_cost(rounds: int, chunk: int) -> dict[str, Any]:
+    """Section 9 in this process's stack (JSON, for --stacks): ours against torch's, each pair
+    alternating on fresh schedulers."""
     import warnings
 
+    import hydra
+    import omegaconf
+
     warnings.simplefilter("ignore")  # the loop steps schedulers alone: torch's order and our count warn
-    contenders = [("3 phases vs SequentialLR", _ours_three_phases, _three_phases)]
-    contenders += [(f"{kind} vs {name}", *_step_kind(kind)) for kind, name in (
+    contenders = [("3 phases vs SequentialLR", _ours_three_phases, _three_phases, ALL_LRS)]
+    contenders += [(f"{kind} vs {name}", *_step_kind(kind), ALL_LRS) for kind, name in (
         ("step", "StepLR"), ("multistep", "MultiStepLR"), ("exponential", "ExponentialLR"))]  # fmt: skip
-    rows = [
-        "| schedule | groups | LR | torch µs/step | ours µs/step | ours / torch |",
-        "|---|---|---|---|---|---|",
-    ]
-    for label, ours, theirs in contenders:
-        for count, lr in (
-            (1, "float"),
-            (1, "fp32 tensor per group"),
-            (10, "float"),
-            (10, "shared fp32 tensor"),
-        ):
+    contenders += [(label, ours, theirs, TEN_GROUPS) for label, ours, theirs in _continuous_kinds()]
+    rows = []
+    for label, ours, theirs, lrs in contenders:
+        for count, lr in lrs:
             samples: dict[str, list[float]] = {"torch": [], "ours": []}
             for _ in range(rounds):
                 for name, make in (("torch", theirs), ("ours", ours)):
@@ -117,7 +140,21 @@ def step_cost(rounds: int, chunk: int) -> list[str]:
                         step()
                     samples[name].append((time.perf_counter() - start) / chunk)
             t, o = (statistics.median(samples[name]) * 1e6 for name in ("torch", "ours"))
-            rows.append(f"| {label} | {count} | {lr} | {t:.2f} | {o:.2f} | **{o / t:.2f}** |")
+            rows.append([label, count, lr, t, o])
+    stack = f"hydra-core {hydra.__version__}, omegaconf {omegaconf.__version__}"
+    return {"stack": stack, "rounds": rounds, "chunk": chunk, "rows": rows}
+
+
+def step_table(results: list[dict[str, Any]]) -> list[str]:
+    rows = [
+        "| stack | schedule | groups | LR | torch µs/step | ours µs/step | ours / torch |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for result in results:
+        for label, count, lr, t, o in result["rows"]:
+            rows.append(
+                f"| {result['stack']} | {label} | {count} | {lr} | {t:.2f} | {o:.2f} | **{o / t:.2f}** |"
+            )
     return rows
 
 
@@ -195,15 +232,102 @@ def options_table(results: list[dict[str, Any]]) -> list[str]:
     return rows
 
 
+# -- 12. a long list-valued resolver -------------------------------------------------------------------
+
+
+def _median_ms(action: Callable[[], object], rounds: int) -> float:
+    samples = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        action()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples) * 1e3
+
+
+def milestones_section(rounds: int) -> dict[str, Any]:
+    """Section 12's numbers in this process's OmegaConf (JSON, for --stacks)."""
+    import hydra
+    import omegaconf
+    from omegaconf import OmegaConf
+
+    from bounded_lr_resolver import register_resolvers
+    from bounded_lr_resolver.resolvers import lr_milestones
+
+    register_resolvers()
+    rows = []
+    for count in (10**3, 10**4):
+        expression = f"${{blr.milestones:1000000,{count}}}"
+
+        def fresh(expression: str = expression) -> Any:
+            return OmegaConf.create({"milestones": expression})
+
+        literal = list(range(1, count + 1))
+        rows.append(
+            {
+                "count": count,
+                "call": _median_ms(lambda count=count: lr_milestones(10**6, count), rounds),
+                "resolve": _median_ms(lambda fresh=fresh: OmegaConf.resolve(fresh()), rounds),
+                "to_container": _median_ms(
+                    lambda fresh=fresh: OmegaConf.to_container(fresh(), resolve=True), rounds
+                ),
+                "access": _median_ms(lambda fresh=fresh: fresh().milestones, rounds),
+                "literal": _median_ms(
+                    lambda literal=literal: OmegaConf.create({"milestones": literal}), rounds
+                ),
+            }
+        )
+    stack = f"hydra-core {hydra.__version__}, omegaconf {omegaconf.__version__}"
+    return {"stack": stack, "rows": rows}
+
+
+def milestones_table(results: list[dict[str, Any]]) -> list[str]:
+    rows = [
+        "| stack | milestones | the resolver's call | `OmegaConf.resolve` | `to_container(resolve=True)` | "
+        "one access | OmegaConf making a literal list of as many ints |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for result in results:
+        for row in result["rows"]:
+            cells = " | ".join(
+                f"{row[key]:.1f} ms" for key in ("call", "resolve", "to_container", "access", "literal")
+            )
+            rows.append(f"| {result['stack']} | {row['count']:,} | {cells} |")
+    return rows
+
+
+def _per_stack(section: str, args: argparse.Namespace) -> list[dict[str, Any]]:
+    """One section's JSON from each venv of ``--stacks`` (or this one), run one after the other."""
+    venvs = args.stacks.split(",") if args.stacks else [sys.prefix]
+    results = []
+    for venv in venvs:
+        python = str(Path(venv) / "bin" / "python") if args.stacks else sys.executable
+        command = [python, str(Path(__file__)), "--section", section, *(["--quick"] if args.quick else [])]
+        command += [f"--{name}={value}" for name in ("rounds", "chunk") if (value := getattr(args, name))]
+        output = subprocess.run(command, capture_output=True, text=True, check=True, cwd=ROOT).stdout
+        results.append(json.loads(output.strip().splitlines()[-1]))
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds (a smoke run, noisier)")
-    parser.add_argument("--stacks", help="comma-separated venvs to run section 10 in (default: this one)")
-    parser.add_argument("--section", choices=["9", "10", "10-json"], help="one section only")
+    parser.add_argument("--stacks", help="comma-separated venvs to run each section in (default: this one)")
+    parser.add_argument(
+        "--section", choices=["9", "10", "12", "9-json", "10-json", "12-json"], help="one section only"
+    )
+    parser.add_argument("--rounds", type=int, help="section 9's alternating rounds (default 21; 5 quick)")
+    parser.add_argument("--chunk", type=int, help="section 9's steps per round (default 10,000; 2,000 quick)")
     args = parser.parse_args()
-    rounds = 5 if args.quick else 21
+    rounds = args.rounds or (5 if args.quick else 21)
+    chunk = args.chunk or (2_000 if args.quick else 10_000)
     if args.section == "10-json":
         print(json.dumps(options_section(max(3, rounds // 2))))
+        return
+    if args.section == "12-json":
+        print(json.dumps(milestones_section(max(3, rounds // 2))))
+        return
+    if args.section == "9-json":
+        print(json.dumps(step_cost(rounds, chunk)))
         return
     import torch
 
@@ -214,24 +338,14 @@ def main() -> None:
         "",
     ]
     if args.section in (None, "9"):
-        lines += ["## 9. step() of phases and of the step kinds, 1 and 10 param groups", ""]
-        lines += [*step_cost(rounds, 2_000 if args.quick else 10_000), ""]
+        lines += ["## 9. step() of phases and of every kind, 1 and 10 param groups", ""]
+        lines += [*step_table(_per_stack("9-json", args)), ""]
     if args.section in (None, "10"):
-        venvs = args.stacks.split(",") if args.stacks else [sys.prefix]
-        results = []
-        for venv in venvs:
-            python = str(Path(venv) / "bin" / "python") if args.stacks else sys.executable
-            command = [
-                python,
-                str(Path(__file__)),
-                "--section",
-                "10-json",
-                *(["--quick"] if args.quick else []),
-            ]
-            output = subprocess.run(command, capture_output=True, text=True, check=True, cwd=ROOT).stdout
-            results.append(json.loads(output.strip().splitlines()[-1]))
         lines += ["## 10. The shipped options: compose + resolve, and a 100-job preflight", ""]
-        lines += [*options_table(results), ""]
+        lines += [*options_table(_per_stack("10-json", args)), ""]
+    if args.section in (None, "12"):
+        lines += ["## 12. A long list-valued resolver: `${blr.milestones:...}` in an untyped key", ""]
+        lines += [*milestones_table(_per_stack("12-json", args)), ""]
     print("\n".join(lines))
 
 

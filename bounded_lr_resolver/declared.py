@@ -1,9 +1,12 @@
 """A declared phase list (``kind="phases"``), validated: ``[{shape, steps, end_lr, ...}, ...]`` -> phases.
 
 Each entry is a mapping of ``shape``, ``steps`` (steps or a duration), ``end_lr`` (left out: the
-phase ends where it started; for ``inverse_sqrt`` with a ``timescale``: where its curve leads),
+phase ends where it started, or, given a parameter that leads it such as ``inverse_sqrt``'s
+``timescale``, where its curve leads: :attr:`~bounded_lr_resolver.shapes.Param.leads`),
 ``rewarm`` (the LR may rise), ``start_lr`` (a restart) and its shape's parameters. The steps of the
 phases add up to ``max_steps - warmup_steps``; ``final_lr``, if given, is the last ``end_lr``.
+Against a horizon known only at run time, durations are rounded down to whole steps and the last
+phase given as a duration takes up the rest, so the phases still add up exactly.
 Every rule of :class:`~bounded_lr_resolver.phases.Plan` is then checked, naming the phase by its
 own index (the warmup before it is not one of them).
 
@@ -12,12 +15,13 @@ No numpy, no torch: the plugin imports the core in every Hydra app.
 
 from __future__ import annotations
 
-import math
+import dataclasses
 from collections.abc import Mapping, Sequence
+from fractions import Fraction
 from typing import Final
 
-from bounded_lr_resolver.checks import check_count, check_floor
-from bounded_lr_resolver.durations import Context, steps_of
+from bounded_lr_resolver.checks import check_floor
+from bounded_lr_resolver.durations import Context, exact_steps, is_duration, steps_of
 from bounded_lr_resolver.errors import bad_type, bad_value
 from bounded_lr_resolver.phases import Phase, Plan
 from bounded_lr_resolver.shapes import SHAPES
@@ -37,6 +41,7 @@ def declared_phases(
     final_lr_at: str,
     warmup_steps: int,
     context: Context,
+    warmup_given: object = None,
 ) -> tuple[Phase, ...]:
     """The declared phases, validated against the run (``context.max_steps``) and its warmup."""
     if final_lr_at != "max_steps":
@@ -56,6 +61,19 @@ def declared_phases(
         at = declared[-1].end_lr
     max_steps = context.max_steps or 0
     total = warmup_steps + sum(phase.steps for phase in declared)
+    durations = [index for index, entry in enumerate(phases) if is_duration(_get(entry, "steps"))]
+    if context.at_run_time and durations and total < max_steps:
+        # durations of a run-time horizon were rounded down: if they add up exactly before the
+        # rounding, the last phase given as a duration takes up what the rounding left
+        lengths = [warmup_given if warmup_given is not None else warmup_steps]
+        lengths += [_get(entry, "steps") for entry in phases]
+        exact = sum(exact_steps(length, context) or Fraction(str(length)) for length in lengths)
+        if exact == max_steps:
+            rest = durations[-1]
+            declared[rest] = dataclasses.replace(
+                declared[rest], steps=declared[rest].steps + max_steps - total
+            )
+            total = max_steps
     if total != max_steps:
         raise bad_value(
             where,
@@ -78,6 +96,10 @@ def declared_phases(
         )
     Plan(initial_lr, declared, initial_lr, where)  # every rule, named by the phases' own index
     return tuple(declared)
+
+
+def _get(entry: object, key: str) -> object:
+    return entry.get(key) if isinstance(entry, Mapping) else None
 
 
 def _phase(where: str, index: int, entry: object, at: float, context: Context) -> Phase:
@@ -109,18 +131,17 @@ def _phase(where: str, index: int, entry: object, at: float, context: Context) -
         raise bad_type(where, f"{name}.rewarm", "true or false", rewarm)
     values = {p.name: entry[p.name] for p in shape.params if entry.get(p.name) is not None}
     end = entry.get("end_lr")
-    timescale = values.get("timescale") if shape.name == "inverse_sqrt" else None
-    if end is None and timescale is not None:
-        scale = check_count(where, f"{name}.timescale", timescale)
-        end = start * math.sqrt(scale / (scale + steps))  # where Hugging Face's curve leads
+    lead = next((p for p in shape.params if p.leads is not None and p.name in values), None)
+    if end is None and lead is not None and lead.leads is not None:
+        end = lead.leads(start, steps, lead.check(where, values[lead.name], f"{name}.{lead.name}"))
     elif end is None:
         end = start  # a phase without end_lr ends where it started
-    elif timescale is not None:
+    elif lead is not None:
         raise bad_value(
             where,
             f"{name}.end_lr",
-            "left out when timescale is given (the phase ends where its curve leads)",
-            {f"{name}.end_lr": end, "timescale": timescale},
+            f"left out when {lead.name} is given (the phase ends where its curve leads)",
+            {f"{name}.end_lr": end, lead.name: values[lead.name]},
         )
     end = check_floor(where, f"{name}.end_lr", end)
     return Phase(shape.name, steps, end, tuple(values.items()), None if restart is None else start, rewarm)

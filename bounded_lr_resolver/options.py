@@ -38,9 +38,6 @@ _KIND_VALUES: Final[dict[str, dict[str, Any]]] = {
     "step": {"n_updates": 10_000},
     "multistep": {"n_updates": 10_000},
     "exponential": {},
-    "constant": {"final_lr": None},
-    "inverse_sqrt": {"warmup_steps": 10_000, "final_lr": 0.01},  # HF's curve with timescale = warmup_steps
-    "cosine_restarts": {"T_0": 100_000, "T_mult": 1},
     "wsd": {"decay_steps": 100_000, "decay_shape": "cosine"},
     "phases": {
         "final_lr": None,
@@ -51,6 +48,7 @@ _KIND_VALUES: Final[dict[str, dict[str, Any]]] = {
         ],
     },
 }
+"""What each kind that is not one shape declares (a shape kind's option: its registry entry's ``option``)."""
 
 _KIND_DOCS: Final[dict[str, str]] = {
     "step": "n_updates equal decays by gamma, every step_size steps (torch StepLR)",
@@ -63,7 +61,11 @@ _KIND_DOCS: Final[dict[str, str]] = {
 
 OPTIONS: Final[dict[str, Option]] = {
     **{
-        kind: (kind, _KIND_DOCS.get(kind) or f"warmup, then {SHAPES[kind].doc}", _KIND_VALUES.get(kind, {}))
+        kind: (
+            kind,
+            _KIND_DOCS.get(kind) or f"warmup, then {SHAPES[kind].doc}",
+            _KIND_VALUES[kind] if kind in _KIND_VALUES else dict(SHAPES[kind].option),
+        )
         for kind in KINDS
     },
     "cosine_to_zero": (

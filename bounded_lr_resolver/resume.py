@@ -7,10 +7,11 @@ including ``r`` keeps the LR it had. With changed bounds and ``on_resume_change=
 group's rest is the new schedule after ``r``, started from the LR the checkpoint was training at,
 ``L = plan(r)``, and appended to the plan as phases (:meth:`~bounded_lr_resolver.phases.Plan.resumed`):
 
-- the phase of the new schedule that ``r`` falls in continues from ``L`` to its end: an additive
-  shape (cosine, polynomial, sqrt) follows the rest of its own curve from where ``r`` falls in it,
-  rescaled to start at ``L`` (a cosine stretches instead of restarting flat); a multiplicative or
-  straight one (linear, exponential, inverse_sqrt) goes from ``L`` to its end; a hold holds ``L``;
+- the phase of the new schedule that ``r`` falls in continues from ``L`` to its end: a shape whose
+  registry entry says ``stretch`` (cosine, polynomial, sqrt) follows the rest of its own curve
+  from where ``r`` falls in it, rescaled to start at ``L`` (a cosine stretches instead of
+  restarting flat); a multiplicative or straight one (linear, exponential, inverse_sqrt) goes from
+  ``L`` to its end; a hold holds ``L``;
   still in the new warmup, the warmup ramps on from ``L``;
 - a step phase makes its ``n_updates`` minus the decays already made, spread evenly over the steps
   left (a phase that decays on every step, ``kind="exponential"``, decays on every step left);
@@ -297,7 +298,7 @@ def _rest_of(
             "was trained with, or from a checkpoint taken outside that phase"
         )
     offset = 0.0
-    if shape.stretch and phase.shape != "linear":
+    if shape.stretch:
         offset = phase.offset + (1.0 - phase.offset) * ((step - part.begin) / phase.length)
     rewarm = phase.rewarm or step < new.warmup_steps
     return Phase(phase.shape, left, part.end, phase.params, None, rewarm, offset)

@@ -14,7 +14,12 @@ Every kind is a list of phases (:mod:`bounded_lr_resolver.phases`) after an opti
 
 With ``final_lr_at="last_step"`` a shape's decay ends one step early (at ``max_steps - 1``) and a
 one-step hold follows; a step kind cuts its decays into ``n_updates + 1`` plateaus instead. Lengths
-may be durations (``"3ep"``, ``"0.1dur"``, ``"2Btok"``, :mod:`bounded_lr_resolver.durations`).
+may be durations (``"3ep"``, ``"0.1dur"``, ``"2Btok"``, :mod:`bounded_lr_resolver.durations`),
+exact against a declared horizon and rounded down against one given at run time (``at_run_time``).
+
+What each kind takes is :mod:`bounded_lr_resolver.fields`; what the phases say once built (gamma,
+milestones, the LR of any group at any step, the bounds as data) is
+:class:`~bounded_lr_resolver.schedule_view.ScheduleView`, the base of :class:`Schedule`.
 
 No numpy, no torch: the plugin imports the core in every Hydra app.
 """
@@ -33,17 +38,29 @@ from bounded_lr_resolver.checks import (
     check_lr,
     hint_for,
 )
+from bounded_lr_resolver.decays import derive_gamma
 from bounded_lr_resolver.declared import PHASE_KEYS, declared_phases
 from bounded_lr_resolver.durations import Context, steps_of
-from bounded_lr_resolver.errors import BoundsTypeError, bad_type, bad_value
-from bounded_lr_resolver.phases import Part, Phase, Plan, milestone
-from bounded_lr_resolver.shapes import SHAPES, derive_gamma, low_powers
+from bounded_lr_resolver.errors import bad_type, bad_value
+from bounded_lr_resolver.fields import (
+    DECAY_SHAPES,
+    DEFAULT_DECAY_SHAPE,
+    SCHEDULE_FIELDS,
+    SHAPE_PARAMS,
+    WARMUP_SHAPES,
+    check_applies,
+    owners,
+)
+from bounded_lr_resolver.phases import Phase, Plan
+from bounded_lr_resolver.schedule_view import ScheduleView
+from bounded_lr_resolver.shapes import SHAPES, ZERO_SHAPES, zero_refused
 
 __all__ = [
     "DECAY_SHAPES",
     "KINDS",
     "PHASE_KEYS",
     "SCHEDULE_FIELDS",
+    "SHAPE_PARAMS",
     "STEP_KINDS",
     "WARMUP_SHAPES",
     "Schedule",
@@ -51,46 +68,10 @@ __all__ = [
 
 KINDS: Final = b.KINDS
 STEP_KINDS: Final = b.STEP_KINDS
-WARMUP_SHAPES: Final = ("linear", "cosine", "exponential")
-"""How a warmup may ramp up (``exponential``: a straight line in log space; needs a start above 0)."""
-DECAY_SHAPES: Final = tuple(n for n, s in SHAPES.items() if not (s.on_steps or n == "constant"))
-"""The ``decay_shape`` choices of ``kind="wsd"``."""
-DEFAULT_DECAY_SHAPE: Final = "cosine"
-"""``decay_shape`` of ``kind="wsd"`` when not given (as Hugging Face's ``get_wsd_schedule``)."""
-SHAPE_PARAMS: Final = tuple(
-    dict.fromkeys(p.name for s in SHAPES.values() for p in s.params if p.kind_level and not s.stepwise)
-)
-"""The shape parameters a kind takes as keywords (``power``, ``T_0``, ...)."""
-SCHEDULE_FIELDS: Final = (
-    "initial_lr",
-    "final_lr",
-    "max_steps",
-    "n_updates",
-    "kind",
-    "final_lr_at",
-    "warmup_steps",
-    "warmup_start_factor",
-    *SHAPE_PARAMS,
-    "decay_steps",
-    "decay_shape",
-    "warmup_shape",
-    "phases",
-    "steps_per_epoch",
-    "tokens_per_step",
-)
-"""Every keyword a :class:`Schedule` takes (``where`` aside): what a config node may declare."""
 _LENGTHS: Final = ("max_steps", "warmup_steps", "decay_steps")
 
 
-def _owners(name: str) -> list[str]:
-    """The kinds a shape parameter applies to (wsd: through its decay_shape)."""
-    kinds = [k for k in b.SHAPE_KINDS if any(p.name == name for p in SHAPES[k].params)]
-    if any(p.name == name for s in DECAY_SHAPES for p in SHAPES[s].params):
-        kinds.append("wsd")
-    return kinds
-
-
-class Schedule:
+class Schedule(ScheduleView):
     """A validated declaration and the phases it stands for; the LR at any step.
 
     Construction validates every field (raising :class:`~bounded_lr_resolver.errors.BoundsError`
@@ -127,10 +108,12 @@ class Schedule:
         phases: object = None,
         steps_per_epoch: object = None,
         tokens_per_step: object = None,
+        at_run_time: tuple[str, ...] = (),
         where: str = "Schedule",
         **params: object,
     ) -> None:
         self.where = where
+        self.at_run_time = tuple(at_run_time)  # fields given when the scheduler was built, not declared
         if kind is None:
             kind = "step" if phases is None else "phases"
         self.kind: str = check_choice(where, "kind", kind, KINDS)
@@ -144,9 +127,10 @@ class Schedule:
             None if tokens_per_step is None else check_count(where, "tokens_per_step", tokens_per_step)
         )
         self.given: dict[str, str] = {}  # lengths given as durations, as given
-        context = Context(None, self.steps_per_epoch, self.tokens_per_step)
+        late = bool({"max_steps", "steps_per_epoch", "tokens_per_step"} & set(self.at_run_time))
+        context = Context(None, self.steps_per_epoch, self.tokens_per_step, late)
         self.max_steps: int = self._length("max_steps", max_steps, context)
-        context = Context(self.max_steps, self.steps_per_epoch, self.tokens_per_step)
+        context = Context(self.max_steps, self.steps_per_epoch, self.tokens_per_step, late)
         self._context = context
         self.warmup_steps: int = self._length("warmup_steps", warmup_steps, context, minimum=0)
         self.warmup_start_factor: float = check_factor(where, "warmup_start_factor", warmup_start_factor)
@@ -158,7 +142,7 @@ class Schedule:
                 {"warmup_start_factor": warmup_start_factor},
             )
         b.check_warmup(where, self.max_steps, self.warmup_steps)
-        self._check_applies(n_updates, decay_steps, decay_shape, phases, params)
+        check_applies(where, self.kind, n_updates, decay_steps, decay_shape, phases, params)
         self.n_updates: int | None = None
         self.decay_steps: int | None = None
         self.decay_shape: str | None = None
@@ -186,48 +170,6 @@ class Schedule:
             raise bad_type(self.where, name, "a whole number of steps or a duration", None, hint_for(None))
         return steps_of(self.where, name, value, context, minimum=minimum)
 
-    def _check_applies(
-        self,
-        n_updates: object,
-        decay_steps: object,
-        decay_shape: object,
-        phases: object,
-        params: dict[str, object],
-    ) -> None:
-        """A field given to a kind it does not apply to is an error, never ignored."""
-        kind, where = self.kind, self.where
-        for name, value in params.items():
-            if name not in SHAPE_PARAMS:
-                raise BoundsTypeError(
-                    f"{where}: {name} must be one of the arguments {list(SCHEDULE_FIELDS)}, got "
-                    f"{name}={value!r}"
-                    + (
-                        "; timescale is a phase's: {shape: inverse_sqrt, steps: ..., timescale: ...}"
-                        if name == "timescale"
-                        else ""
-                    )
-                )
-            owners = _owners(name)
-            if value is not None and kind not in owners:
-                rule = f"left out for kind={kind!r} (it applies to kind={' or '.join(map(repr, owners))})"
-                raise bad_value(where, name, rule, {name: value, "kind": kind})
-        for name, value, owner in (
-            ("decay_steps", decay_steps, "wsd"),
-            ("decay_shape", decay_shape, "wsd"),
-            ("phases", phases, "phases"),
-        ):
-            if value is not None and kind != owner:
-                rule = f"left out for kind={kind!r} (it applies to kind={owner!r})"
-                raise bad_value(where, name, rule, {name: value, "kind": kind})
-        if n_updates is not None and kind not in STEP_KINDS:
-            raise bad_value(
-                where,
-                "n_updates",
-                f"left out for kind={kind!r}, which changes the LR on every step",
-                {"n_updates": n_updates, "kind": kind},
-                "Use kind='step', 'multistep' or 'exponential' for a number of decays",
-            )
-
     def _final(self, final_lr: object) -> float:
         where, kind = self.where, self.kind
         if final_lr is None:
@@ -239,13 +181,8 @@ class Schedule:
         else:
             value = check_floor(where, "final_lr", final_lr)
             if value == 0.0 and SHAPES.get(kind, SHAPES["constant"]).multiplicative:
-                raise bad_value(
-                    where,
-                    "final_lr",
-                    f"> 0 for kind={kind!r}, whose LRs are ratios of its ends",
-                    {"final_lr": final_lr},
-                    f"A decay to 0 is one of the kinds {list(b.ZERO_KINDS)}",
-                )
+                got = {"final_lr": final_lr}
+                raise zero_refused(where, "final_lr", got, f"kind={kind!r}", "kind", b.ZERO_KINDS)
         b.check_range(where, self.initial_lr, value, low="(0" if kind in STEP_KINDS else "[0")
         if kind == "constant" and value != self.initial_lr:
             raise bad_value(
@@ -281,6 +218,7 @@ class Schedule:
                 final_lr_at=self.final_lr_at,
                 warmup_steps=self.warmup_steps,
                 context=self._context,
+                warmup_given=self.given.get("warmup_steps"),
             )
             self.final_lr = self.phases[-1].end_lr
             return list(self.phases)
@@ -334,9 +272,24 @@ class Schedule:
         span = b.check_decays(where, steps, count, warmup, at)
         if self.kind == "step":
             b.check_divisible(where, steps, count, warmup, at)
-        self._gamma = derive_gamma(where, self.initial_lr, self.final_lr, count)
+        fewer = self._fewer(span, count)
+        self._gamma = derive_gamma(where, self.initial_lr, self.final_lr, count, fewer=fewer)
         self.n_updates, self._plateaus = count, b.plateaus_of(count, at)
         return Phase("multistep", span, self.final_lr, (("n_updates", count), ("plateaus", self._plateaus)))
+
+    def _fewer(self, span: int, count: int) -> str:
+        """What a refused gamma suggests: fewer n_updates, or (kind="exponential", which derives them)
+        what would work instead."""
+        if self.kind != "exponential":
+            return "use fewer updates"
+        last_step = self.final_lr_at == "last_step"
+        phases = f"{{shape: exponential, steps: {span - last_step}, end_lr: {self.final_lr!r}}}"
+        if last_step:
+            phases += ", {shape: constant, steps: 1}"
+        return (
+            f"use kind='multistep' with fewer n_updates (kind='exponential' makes one decay per step, "
+            f"n_updates = {count}), or kind='phases' with the continuous exponential shape: phases=[{phases}]"
+        )
 
     def _wsd(
         self, decay_steps: object, decay_shape: object, params: dict[str, object], end: int
@@ -360,163 +313,17 @@ class Schedule:
         shape = check_choice(where, "decay_shape", name, DECAY_SHAPES)
         for param, value in params.items():
             if value is not None and all(p.name != param for p in SHAPES[shape].params):
-                rule = f"left out for decay_shape={shape!r} (it applies to {_owners(param)})"
+                rule = f"left out for decay_shape={shape!r} (it applies to {owners(param)})"
                 raise bad_value(where, param, rule, {param: value, "decay_shape": shape})
         values = self._shape_params(shape, params)
         if SHAPES[shape].multiplicative and self.final_lr == 0.0:
-            raise bad_value(
-                where,
-                "final_lr",
-                f"> 0 for decay_shape={shape!r}, whose LRs are ratios of its ends",
-                {"final_lr": self.final_lr},
-                f"Decay shapes that reach 0: {[s for s in DECAY_SHAPES if not SHAPES[s].multiplicative]}",
-            )
+            reach = [s for s in DECAY_SHAPES if s in ZERO_SHAPES]
+            subject = f"decay_shape={shape!r}"
+            raise zero_refused(where, "final_lr", {"final_lr": self.final_lr}, subject, "decay_shape", reach)
         self.decay_steps, self.decay_shape = length, shape
         start = min(self.max_steps - length, end - 1)  # the last step at initial_lr
         hold = [Phase("constant", start - warmup, self.initial_lr)] if start > warmup else []
         return [*hold, Phase(shape, end - start, self.final_lr, tuple(values.items()))]
-
-    # -- what the phases say --------------------------------------------------------------------
-
-    def __getattr__(self, name: str) -> Any:
-        """A shape parameter (``power``, ``T_0``, ...) of this schedule, or None where it has none."""
-        if name in SHAPE_PARAMS:
-            return self.__dict__.get("params", {}).get(name)
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-
-    @property
-    def stepwise(self) -> bool:
-        """Whether the LR decays by gamma at ``n_updates`` steps (step, multistep, exponential)."""
-        return self.kind in STEP_KINDS
-
-    @property
-    def gamma(self) -> float:
-        """The per-decay factor ``(final_lr / initial_lr) ** (1 / n_updates)`` (NaN for a shape)."""
-        return self._gamma
-
-    @property
-    def low_powers(self) -> tuple[float, ...]:
-        """``gamma**r`` for ``r < LOW_POWERS`` of a step kind (empty for a shape)."""
-        return low_powers(self._gamma) if self.stepwise else ()
-
-    @property
-    def count(self) -> int:
-        """``m``: the number of decays of a step kind (0 for a continuous kind)."""
-        return self.n_updates or 0
-
-    @property
-    def plateaus(self) -> int:
-        """``P`` of a step kind: ``n_updates``, or ``n_updates + 1`` for ``final_lr_at="last_step"``."""
-        return self._plateaus
-
-    @property
-    def decay_span(self) -> int:
-        """``D = max_steps - warmup_steps``: the steps after warmup."""
-        return self.max_steps - self.warmup_steps
-
-    @property
-    def step_size(self) -> int | None:
-        """Steps between decays when they are evenly spaced (always for ``kind="step"``), else None."""
-        if not self.stepwise:
-            return None
-        size, rest = divmod(self.decay_span, self._plateaus)
-        return None if rest else size
-
-    def _decaying(self) -> list[Part]:
-        return [p for p in self.plan.parts if p.begin >= self.warmup_steps and p.phase.shape != "constant"]
-
-    @property
-    def first_decay_step(self) -> int:
-        """The first step after warmup whose LR may be below the one before it."""
-        parts = self._decaying()
-        if not parts:
-            return self.warmup_steps
-        first = parts[0]
-        if self.stepwise:
-            return first.begin + milestone(1, first.phase.length, first.params["plateaus"])
-        return first.begin + 1
-
-    @property
-    def decay_start(self) -> int:
-        """The last step at ``initial_lr`` before the LR starts to fall (the end of warmup or hold)."""
-        return self.first_decay_step - 1
-
-    @property
-    def last_decay_step(self) -> int:
-        """The step at which the LR first equals ``final_lr`` for good."""
-        parts = self._decaying()
-        if not parts:
-            return self.warmup_steps
-        last = parts[-1]
-        if self.stepwise:
-            return last.begin + milestone(self.count, last.phase.length, self._plateaus)
-        return last.stop
-
-    @property
-    def change_steps(self) -> int:
-        """How many steps after warmup may change the LR: the decays, or every step of a shape."""
-        return sum(
-            p.params["n_updates"] if SHAPES[p.phase.shape].stepwise else p.phase.steps
-            for p in self._decaying()
-        )
-
-    def milestones(self) -> list[int]:
-        """The decay steps of a step kind, as :func:`~bounded_lr_resolver.bounds.milestones` gives them."""
-        if not self.stepwise:
-            raise bad_value(self.where, "kind", "a step kind for milestones", {"kind": self.kind})
-        return b.milestones(self.max_steps, self.count, self.warmup_steps, self.final_lr_at, where=self.where)
-
-    def decays_at(self, step: int) -> int:
-        """How many decays of a step kind have happened by scheduler step ``step`` (0 during warmup)."""
-        return self.plan.decays_by(step)
-
-    def ends(self, base_lr: float | None = None) -> tuple[float, float]:
-        """A param group's ``(start, end)`` LRs: ``base_lr`` and ``base_lr * final_lr / initial_lr``."""
-        if base_lr is None or base_lr == self.initial_lr:
-            return self.initial_lr, self.final_lr
-        return base_lr, base_lr * (self.final_lr / self.initial_lr)
-
-    def plan_for(self, base_lr: float | None = None) -> Plan:
-        """The plan of a param group whose base LR is ``base_lr`` (default: ``initial_lr``)."""
-        if base_lr is None or base_lr == self.initial_lr:
-            return self.plan
-        plan = self._scaled.get(base_lr)
-        if plan is None:
-            plan = self._scaled[base_lr] = self.plan.scaled(base_lr)
-        return plan
-
-    def lr_at(self, step: int, base_lr: float | None = None) -> float:
-        """The LR after ``step`` scheduler steps, i.e. the LR that training step ``step`` uses.
-
-        Args:
-            step: a scheduler step count ``>= 0``. Past the end the LR holds at ``final_lr``.
-            base_lr: a param group's own initial LR; the group then ends at
-                ``base_lr * final_lr / initial_lr``. Defaults to ``initial_lr``.
-        """
-        return self.plan_for(base_lr).lr_at(step)
-
-    def bounds(self) -> dict[str, object]:
-        """The declared fields that apply to this kind, as plain data (checkpoints, summaries, CSV).
-
-        A step kind's bounds are what they were before the phases, so its old checkpoints load.
-        """
-        data: dict[str, object] = {
-            "initial_lr": self.initial_lr,
-            "final_lr": self.final_lr,
-            "max_steps": self.max_steps,
-        }
-        if self.stepwise:
-            data["n_updates"] = self.n_updates
-        data.update(kind=self.kind, final_lr_at=self.final_lr_at, warmup_steps=self.warmup_steps)
-        data["warmup_start_factor"] = self.warmup_start_factor
-        data.update(self.params)
-        if self.kind == "wsd":
-            data.update(decay_steps=self.decay_steps, decay_shape=self.decay_shape)
-        if self.warmup_shape != "linear":
-            data["warmup_shape"] = self.warmup_shape
-        if self.kind == "phases":
-            data["phases"] = [phase.as_dict() for phase in self.phases]
-        return data
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Schedule) and self.bounds() == other.bounds()

@@ -35,9 +35,11 @@ FIELD_DOCS: dict[str, str] = {
     "_target_": "instantiate() gives a partial: call it with optimizer= (and any bound known only at run "
     "time)",
     "kind": "step | multistep | exponential | a shape | wsd | phases",
-    "initial_lr": "the peak LR (where warmup ends), the optimizer's lr",
+    "initial_lr": "the peak LR (where warmup ends), the optimizer's lr (null: taken from the optimizer)",
     "final_lr": "the LR the schedule ends at, exactly (0 decays to zero)",
-    "max_steps": "training length in scheduler steps (one step() per optimizer.step()), or 3ep / 2Btok",
+    "max_steps": "training length in scheduler steps (one step() per optimizer.step()), or 3ep / 2Btok; "
+    "null: set at run time (call the partial with max_steps=)",
+    "expected_max_steps": "with max_steps: null, the horizon the run expects: checked before a sweep starts",
     "final_lr_at": "max_steps: the LR is final_lr after max_steps steps; last_step: step max_steps-1 "
     "trains at it",
     "warmup_steps": "warmup steps before the phases, or a duration: 0.05dur, 1ep",
@@ -59,7 +61,7 @@ FIELD_DOCS: dict[str, str] = {
 _TYPES: dict[str, Any] = {
     "_target_": str,
     "kind": str,
-    "initial_lr": float,
+    "initial_lr": Optional[float],  # noqa: UP045 - null: the optimizer's lr
     "final_lr": Optional[float],  # noqa: UP045
     "max_steps": Any,
     "final_lr_at": str,
@@ -69,9 +71,10 @@ _TYPES: dict[str, Any] = {
     "steps_per_epoch": Optional[int],  # noqa: UP045
     "tokens_per_step": Optional[int],  # noqa: UP045
     "on_resume_change": str,
-    "n_updates": int,
-    "gamma": float,
-    "step_size": int,
+    "expected_max_steps": Optional[int],  # noqa: UP045
+    "n_updates": Optional[int],  # noqa: UP045 - derived (exponential), None while max_steps is
+    "gamma": Optional[float],  # noqa: UP045 - set at run time
+    "step_size": Optional[int],  # noqa: UP045
     "decay_steps": Any,
     "decay_shape": str,
     "phases": List[Any],  # noqa: UP006
@@ -79,19 +82,20 @@ _TYPES: dict[str, Any] = {
 
 
 def _kind_fields(kind: str) -> dict[str, Any]:
-    """The fields of ``kind`` beyond the common ones, with their defaults (derived ones interpolated)."""
+    """The fields of ``kind`` beyond the common ones, with their defaults (derived ones interpolated):
+    what the kind's own option declares beyond :data:`~bounded_lr_resolver.options.COMMON`, or a
+    shape's parameters (from the registry)."""
+    own = {key: value for key, value in OPTIONS[kind][2].items() if key not in COMMON}
     if kind in STEP_KINDS:
         values: dict[str, Any] = {
-            "n_updates": "${blr.derived:n_updates}" if kind == "exponential" else 10_000
+            "n_updates": "${blr.derived:n_updates}" if kind == "exponential" else own["n_updates"]
         }
         values["gamma"] = "${blr.derived:gamma}"
         if kind == "step":
             values["step_size"] = "${blr.derived:step_size}"
         return values
-    if kind == "wsd":
-        return {"decay_steps": 100_000, "decay_shape": "cosine"}
-    if kind == "phases":
-        return {"phases": []}
+    if kind not in SHAPES:  # wsd, phases
+        return own
     assert kind in SHAPE_KINDS
     return {p.name: p.default for p in SHAPES[kind].params if p.kind_level}
 
@@ -113,6 +117,7 @@ def schema(name: str) -> type:
     derived = [key for key in ("gamma", "step_size") if key in own]
     values: dict[str, Any] = {"_target_": TARGET, "kind": kind, **COMMON, **own, **declared}
     values.update(steps_per_epoch=None, tokens_per_step=None, on_resume_change="refuse")
+    values.update(expected_max_steps=None)
     first = ["_target_", "kind", "initial_lr", "final_lr", "max_steps"]
     middle = [key for key in own if key not in derived]
     order = [*first, *middle, *(k for k in values if k not in {*first, *middle, *derived}), *derived]

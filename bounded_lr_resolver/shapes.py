@@ -9,45 +9,36 @@ max(a, b)]``, so a shape only has to be right in between.
 
 Adding a shape is one function and one :class:`Shape` entry in :data:`SHAPES`: its name, its
 parameters (type, default and one-line doc), whether it counts steps, whether it is
-multiplicative (its LRs are ratios, so neither end can be 0), its formula text and its docs.
-The kinds, the schemas, the shipped options, the summary's formula, the sweep report's column and
-the test strategies are derived from this table.
+multiplicative (its LRs are ratios, so neither end can be 0), its formula text, its docs and what
+its shipped option declares. The kinds, the schemas, the shipped options, the summary's formula,
+the sweep report's column, the refusals of a 0 and the test strategies are derived from this table.
 
 No numpy, no torch: the plugin imports the core in every Hydra app.
 """
 
 from __future__ import annotations
 
-import functools
 import math
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from bounded_lr_resolver.checks import check_count, check_positive
-from bounded_lr_resolver.errors import bad_value
+from bounded_lr_resolver.decays import LOW_POWERS, decayed, derive_gamma, low_powers
+from bounded_lr_resolver.errors import BoundsError, bad_value
 
 __all__ = [
     "LOW_POWERS",
     "SHAPES",
+    "ZERO_SHAPES",
     "Param",
     "Shape",
     "decayed",
     "derive_gamma",
     "low_powers",
     "shape_names",
+    "zero_refused",
 ]
-
-LOW_POWERS: Final = 1024
-"""gamma**k is computed as ``gamma**(k - r) * gamma**r`` with ``r = k % 1024`` and the 1024 low
-powers tabulated, so that a vectorized curve needs one ``pow`` per 1024 steps, not one per step,
-and still equals the scalar form bit for bit (both are the same IEEE multiplication)."""
-
-_GAMMA_CHECK_RTOL: Final = 1e-9
-# gamma is within half an ulp (2**-53 relative) of the exact root, so gamma**n is within about
-# n * 2**-53 of final_lr / initial_lr: the check allows that, or 1e-9 if more (10**8 steps: 2.2e-8)
-_ROUNDING_PER_POWER: Final = 2.0 * 2.0**-53
-_MIN_DECAY: Final = 1e-15  # 1 - gamma below ~4.5 float64 ulps cannot give n distinct decays
 
 Params = Mapping[str, Any]
 
@@ -61,6 +52,8 @@ class Param:
     default: Any
     doc: str
     kind_level: bool = True  # also a keyword of the kinds that are this shape (not only of phases)
+    # given instead of end_lr, it sets the phase's end where the curve leads: leads(start, steps, value)
+    leads: Callable[[float, int, Any], float] | None = None
 
     def check(self, where: str, value: object, label: str | None = None) -> Any:
         """The value normalized to the parameter's type, or this package's error naming it (as ``label``)."""
@@ -81,11 +74,18 @@ class Shape:
     on_steps: bool = False  # curve(i, n, a, b, p) instead of curve(x, a, b, p)
     multiplicative: bool = False  # LRs are ratios of the ends: neither end may be 0
     monotone: bool = True  # moves one way between its ends (restart cycles do not)
-    stretch: bool = True  # a resume inside it continues the curve (the rest, rescaled) instead of restarting
+    # a resume inside it continues the curve (the rest, rescaled) instead of going straight from the
+    # resume LR to its end (a line's rest is that same line: linear needs no stretch)
+    stretch: bool = True
     stepwise: bool = False  # holds the LR between a few decays (a step kind's phase)
     at: Callable[..., Callable[[int], float]] | None = (
         None  # at(n, a, b, p)(i) == curve(i, n, a, b, p), faster
     )
+    # curve(x, a, b, p) is IEEE arithmetic only (and exactly a at x = 0), so a preview runs it on a
+    # numpy array of x, bit for bit
+    elementwise: bool = False
+    # what its shipped option (``bounded_lr/<name>``) declares beyond options.COMMON
+    option: Mapping[str, Any] = field(default_factory=dict)
 
 
 def constant(x: float, a: float, b: float, p: Params) -> float:
@@ -130,6 +130,14 @@ def inverse_sqrt(x: float, a: float, b: float, p: Params) -> float:
     return a * r / math.sqrt(r * r + (1.0 - r * r) * x)
 
 
+def inverse_sqrt_end(start: float, steps: int, timescale: int) -> float:
+    """Where HF's inverse-sqrt curve from ``start`` leads after ``steps``: ``start * sqrt(t / (t + steps))``.
+
+    ``t`` is the ``timescale``: a phase that gives it instead of ``end_lr`` ends there.
+    """
+    return start * math.sqrt(timescale / (timescale + steps))
+
+
 def _cycle(i: int, first: int, mult: int) -> tuple[int, int]:
     """Where step ``i`` falls in cycles of ``first * mult**k`` steps: (steps into its cycle, its length)."""
     if mult == 1:
@@ -148,19 +156,6 @@ def cosine_restarts(i: int, n: int, a: float, b: float, p: Params) -> float:
     """
     into, length = _cycle(i, p["T_0"], p["T_mult"])
     return b + (a - b) * (1.0 + math.cos(math.pi * into / length)) / 2.0
-
-
-@functools.lru_cache(maxsize=64)
-def low_powers(gamma: float) -> tuple[float, ...]:
-    """``gamma**r`` for ``r < LOW_POWERS`` (one table per gamma, shared by every group and step)."""
-    return tuple(gamma**r for r in range(LOW_POWERS))
-
-
-def decayed(factor: float, k: int) -> float:
-    """``factor**k`` as ``factor**(k - r) * factor**r`` with ``r = k % LOW_POWERS`` (see LOW_POWERS)."""
-    low = k & (LOW_POWERS - 1)
-    power: float = factor ** (k - low) * low_powers(factor)[low]
-    return power
 
 
 def multistep_at(n: int, a: float, b: float, p: Params) -> Callable[[int], float]:
@@ -190,52 +185,6 @@ def multistep(i: int, n: int, a: float, b: float, p: Params) -> float:
     return multistep_at(n, a, b, p)(i)
 
 
-def derive_gamma(
-    where: str, initial_lr: float, final_lr: float, n_updates: int, ends: str = "final_lr / initial_lr"
-) -> float:
-    """The per-decay factor ``(final_lr / initial_lr) ** (1 / n_updates)``, refused where float64 cannot
-    make exactly ``n_updates`` decays from one end to the other (``initial_lr >= final_lr > 0``)."""
-    result: float = (final_lr / initial_lr) ** (1.0 / n_updates)
-    rtol = max(_GAMMA_CHECK_RTOL, _ROUNDING_PER_POWER * n_updates)
-    if result <= 0.0 or not math.isclose(initial_lr * result**n_updates, final_lr, rel_tol=rtol):
-        raise bad_value(
-            where,
-            ends,
-            "reachable as gamma**n_updates in float64",
-            {"initial_lr": initial_lr, "final_lr": final_lr, "n_updates": n_updates},
-            "The range is too wide for float64; narrow it or use fewer updates",
-        )
-    if final_lr < initial_lr and result > 1.0 - _MIN_DECAY:
-        raise bad_value(
-            where,
-            ends,
-            f"small enough for n_updates distinct decays in float64 (gamma <= 1 - {_MIN_DECAY:g})",
-            {"initial_lr": initial_lr, "final_lr": final_lr, "n_updates": n_updates, "gamma": result},
-            "Use fewer updates, or final_lr=initial_lr for a constant LR",
-        )
-    if final_lr < initial_lr:
-        # gamma's float64 rounding, raised to the power n_updates, can end the decay early: the LR
-        # after n_updates - 1 decays (computed exactly as multistep does) must stay above final_lr
-        last = n_updates - 1
-        low = last & (LOW_POWERS - 1)
-        before_last = initial_lr * (result ** (last - low) * result**low)
-        if before_last <= final_lr:
-            raise bad_value(
-                where,
-                ends,
-                "wide enough for exactly n_updates decays in float64 (the LR after n_updates - 1 decays "
-                "must still be above final_lr)",
-                {
-                    "initial_lr": initial_lr,
-                    "final_lr": final_lr,
-                    "n_updates": n_updates,
-                    "LR after n_updates - 1 decays": before_last,
-                },
-                "Use fewer updates or a wider range",
-            )
-    return min(result, 1.0)
-
-
 _POWER = Param("power", float, 1.0, "exponent of (1 - x), > 0; 1.0 is linear")
 _N_UPDATES = Param("n_updates", int, ..., "number of decays, evenly spread over the phase")
 _PLATEAUS = Param(
@@ -245,8 +194,21 @@ _PLATEAUS = Param(
 SHAPES: Final[dict[str, Shape]] = {
     shape.name: shape
     for shape in (
-        Shape("constant", constant, "the LR holds (constant-with-warmup, the stable phase of WSD)", "a"),
-        Shape("linear", linear, "a straight line (torch LinearLR; decay to zero)", "a + (b - a) * x"),
+        Shape(
+            "constant",
+            constant,
+            "the LR holds (constant-with-warmup, the stable phase of WSD)",
+            "a",
+            option={"final_lr": None},
+        ),
+        Shape(
+            "linear",
+            linear,
+            "a straight line (torch LinearLR; decay to zero)",
+            "a + (b - a) * x",
+            stretch=False,
+            elementwise=True,
+        ),
         Shape(
             "cosine",
             cosine,
@@ -283,10 +245,12 @@ SHAPES: Final[dict[str, Shape]] = {
                     None,
                     "HF's timescale in steps (end_lr left out: the phase ends where it leads)",
                     kind_level=False,
+                    leads=inverse_sqrt_end,
                 ),
             ),
             multiplicative=True,
             stretch=False,
+            option={"warmup_steps": 10_000, "final_lr": 0.01},  # HF's curve with timescale = warmup_steps
         ),
         Shape(
             "cosine_restarts",
@@ -301,6 +265,7 @@ SHAPES: Final[dict[str, Shape]] = {
             on_steps=True,
             monotone=False,
             stretch=False,
+            option={"T_0": 100_000, "T_mult": 1},
         ),
         Shape(
             "multistep",
@@ -318,6 +283,9 @@ SHAPES: Final[dict[str, Shape]] = {
 }
 """Every shape a phase may have, by name."""
 
+ZERO_SHAPES: Final = tuple(n for n, s in SHAPES.items() if not s.multiplicative and n != "constant")
+"""The shapes that can decay to exactly 0 (or start there): the additive ones that move."""
+
 
 def shape_names(*, multiplicative: bool | None = None) -> tuple[str, ...]:
     """The registered shape names (only the additive or multiplicative ones, if asked)."""
@@ -325,4 +293,23 @@ def shape_names(*, multiplicative: bool | None = None) -> tuple[str, ...]:
         name
         for name, shape in SHAPES.items()
         if multiplicative is None or shape.multiplicative == multiplicative
+    )
+
+
+def zero_refused(
+    where: str, name: str, got: dict[str, object], subject: str, field: str, reach: Iterable[str]
+) -> BoundsError:
+    """The one refusal of a 0 that a multiplicative kind or shape cannot have (a ratio of its ends).
+
+    ``subject`` is what refuses it (``"kind='step'"``, ``"shape='exponential'"``); ``field`` and
+    ``reach`` (derived from this registry) say what can reach 0 instead, e.g.
+    ``build_scheduler: final_lr must be > 0 for kind='step', whose LRs are ratios of its ends, got
+    final_lr=0.0. These can reach 0: kind=linear | cosine | ...``.
+    """
+    return bad_value(
+        where,
+        name,
+        f"> 0 for {subject}, whose LRs are ratios of its ends",
+        got,
+        f"These can reach 0: {field}={' | '.join(reach)}",
     )

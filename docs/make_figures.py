@@ -37,25 +37,43 @@ def conventions() -> None:
     figure.savefig(HERE / "final_lr_conventions.png")
 
 
-SHAPES: dict[str, dict[str, object]] = {
-    "step (n_updates=4)": {"kind": "step", "n_updates": 4},
-    "multistep (n_updates=3)": {"kind": "multistep", "n_updates": 3},
-    "exponential": {"kind": "exponential"},
-    "cosine": {"kind": "cosine"},
-    "linear": {"kind": "linear"},
-    "polynomial (power=2)": {"kind": "polynomial", "power": 2.0},
-    "wsd (decay_steps=200, sqrt)": {"kind": "wsd", "decay_steps": 200, "decay_shape": "sqrt"},
-    "sqrt": {"kind": "sqrt"},
-    "inverse_sqrt": {"kind": "inverse_sqrt"},
-    "cosine_restarts (T_0=300)": {"kind": "cosine_restarts", "T_0": 300},
+FIGURE_FIELDS: dict[str, dict[str, object]] = {
+    "step": {"n_updates": 4},
+    "multistep": {"n_updates": 3},
+    "polynomial": {"power": 2.0},
+    "wsd": {"decay_steps": 200, "decay_shape": "sqrt"},
+    "cosine_restarts": {"T_0": 300},
 }
+"""Values that show a kind well over 1000 steps (the shipped options are sized for 10**6)."""
+
+
+def _every_kind() -> dict[str, dict[str, object]]:
+    """Every kind that decays from initial_lr to final_lr (from the registry), labelled with its values.
+
+    A kind's shape parameters come from its shipped option unless :data:`FIGURE_FIELDS` sizes them
+    for this figure; the kinds whose option declares no final_lr (a hold, declared phases) are left out.
+    """
+    from bounded_lr_resolver.bounds import KINDS
+    from bounded_lr_resolver.options import OPTIONS
+    from bounded_lr_resolver.schedule import SHAPE_PARAMS
+
+    kinds = {}
+    for kind in KINDS:
+        declared = OPTIONS[kind][2]
+        if declared.get("final_lr", 1.0) is None:
+            continue
+        own = {key: value for key, value in declared.items() if key in SHAPE_PARAMS}
+        fields = {**own, **FIGURE_FIELDS.get(kind, {})}
+        shown = ", ".join(f"{key}={value}" for key, value in fields.items())
+        kinds[f"{kind} ({shown})" if shown else kind] = {"kind": kind, **fields}
+    return kinds
 
 
 def shapes() -> None:
     """Every kind for one set of bounds: 0.1 -> 1e-3 over 1000 steps after 100 warmup steps."""
     figure, axes = plt.subplots(1, 2, figsize=(12, 4.2), dpi=110)
     steps = np.arange(0, 1001)
-    for label, fields in SHAPES.items():
+    for label, fields in _every_kind().items():
         s = Schedule(0.1, 1e-3, 1000, warmup_steps=100, warmup_start_factor=0.1, **fields)  # type: ignore[arg-type]
         lrs = lr_curve(s, steps)
         for ax in axes:
@@ -83,16 +101,19 @@ def compositions() -> None:
     from omegaconf import OmegaConf
 
     from bounded_lr_resolver import register_resolvers
+    from bounded_lr_resolver.bounds import STEP_KINDS
     from bounded_lr_resolver.options import OPTIONS
-    from bounded_lr_resolver.schedule import SCHEDULE_FIELDS
+    from bounded_lr_resolver.schedule import SCHEDULE_FIELDS, SHAPE_PARAMS
     from bounded_lr_resolver.schema import schema_node
+    from bounded_lr_resolver.shapes import SHAPES
 
     register_resolvers()
+    # more than one decay: it declares more than a shape's parameters, or its shape restarts
     names = [
         name
-        for name, (kind, _, _) in OPTIONS.items()
-        if kind in ("phases", "wsd", "cosine_restarts", "inverse_sqrt", "constant")
-        or name.endswith("_to_zero")
+        for name, (kind, _, declared) in OPTIONS.items()
+        if kind not in STEP_KINDS
+        and (not set(declared) <= set(SHAPE_PARAMS) or (kind in SHAPES and not SHAPES[kind].monotone))
     ]
     columns = 3
     rows = -(-len(names) // columns)

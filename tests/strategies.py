@@ -16,7 +16,15 @@ from bounded_lr_resolver.schedule import DECAY_SHAPES, WARMUP_SHAPES
 from bounded_lr_resolver.shapes import SHAPES, Shape
 
 CLASSIC_KINDS = ("step", "multistep", "exponential", "cosine", "linear", "polynomial", "wsd")
-"""The kinds before the phases, whose formulas tests/test_contract.py writes out."""
+"""The kinds before the phases, whose formulas tests/test_contract.py and test_bounds.py write out: the
+coverage of those oracles, not a list of the shapes (a new shape is covered by test_phases.ORACLES and
+the strategies below, with no edit here)."""
+
+REACH_ZERO_SHAPES = tuple(n for n, s in SHAPES.items() if not s.multiplicative and n != "constant")
+"""The shapes that can reach 0 (additive, and not the hold), derived here from the registry: what a
+refused 0 must name."""
+REACH_ZERO_KINDS = (*(k for k in SHAPE_KINDS if k in REACH_ZERO_SHAPES), "wsd", "phases")
+"""The kinds that can reach 0: those shapes as kinds, and the compositions of them."""
 
 PHASE_SHAPES = tuple(name for name, shape in SHAPES.items() if not shape.stepwise)
 """The shapes a drawn phase list uses (a step phase is drawn separately: it needs a count that fits)."""

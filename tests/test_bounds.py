@@ -246,8 +246,7 @@ BAD = [
     pytest.param(
         lambda: Schedule(0.1, 1e-4, 100, 10, kind="cosh"),
         BoundsError,  # type: ignore[arg-type]
-        "Schedule: kind must be one of ['step', 'multistep', 'exponential', 'constant', 'linear', 'cosine', "
-        "'polynomial', 'sqrt', 'inverse_sqrt', 'cosine_restarts', 'wsd', 'phases'], got kind='cosh'",
+        f"Schedule: kind must be one of {list(bounds.KINDS)}, got kind='cosh'",
         id="bad-kind",
     ),
     pytest.param(

@@ -151,5 +151,5 @@ def test_the_narrow_range_that_ended_early_is_refused() -> None:
         "Schedule: final_lr / initial_lr must be wide enough for exactly n_updates decays in float64 "
         "(the LR after n_updates - 1 decays must still be above final_lr), got initial_lr=1.0, "
         "final_lr=0.9999999999983652, n_updates=1000, LR after n_updates - 1 decays=0.9999999999983363. "
-        "Use fewer updates or a wider range"
+        "Use fewer updates, or a wider range"
     )

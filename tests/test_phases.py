@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import itertools
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -24,13 +25,13 @@ from hypothesis import strategies as st
 from torch.optim.lr_scheduler import CosineAnnealingLR, CosineAnnealingWarmRestarts, LinearLR, SequentialLR
 
 from bounded_lr_resolver import build_scheduler
-from bounded_lr_resolver.bounds import KINDS, SHAPE_KINDS, STEP_KINDS, ZERO_KINDS
+from bounded_lr_resolver.bounds import KINDS, SHAPE_KINDS, STEP_KINDS
 from bounded_lr_resolver.curve import lr_curve
 from bounded_lr_resolver.errors import BoundedLRError, BoundsError, BoundsTypeError
-from bounded_lr_resolver.schedule import Schedule
+from bounded_lr_resolver.schedule import DECAY_SHAPES, Schedule
 from bounded_lr_resolver.shapes import SHAPES
 from tests.conftest import examples
-from tests.strategies import declarations, phase_lists
+from tests.strategies import REACH_ZERO_KINDS, REACH_ZERO_SHAPES, declarations, phase_lists
 
 FP32 = 2.0**-23
 
@@ -51,34 +52,49 @@ def stepped(optimizer: torch.optim.Optimizer, scheduler: Any, steps: int) -> lis
 # -- the float64 reference, written here from the formulas (not from the package) ---------------------
 
 
-def _curve(shape: str, i: int, n: int, a: float, b: float, p: dict[str, Any]) -> float:
-    x = i / n
-    if shape == "constant":
-        return a
-    if shape == "linear":
-        return a + (b - a) * x
-    if shape == "cosine":
-        return b + (a - b) * (1 + math.cos(math.pi * x)) / 2
-    if shape == "polynomial":
-        return b + (a - b) * (1 - x) ** p.get("power", 1.0)
-    if shape == "sqrt":
-        return b + (a - b) * (1 - math.sqrt(x))
-    if shape == "exponential":
-        return a * (b / a) ** x
-    if shape == "inverse_sqrt":
-        r = b / a
-        return a * r / math.sqrt(r * r + (1 - r * r) * x)
-    if shape == "cosine_restarts":
-        t0, mult = p["T_0"], p.get("T_mult", 1)
-        start, length = 0, t0
-        while i >= start + length:
-            start, length = start + length, length * mult
-        return b + (a - b) * (1 + math.cos(math.pi * (i - start) / length)) / 2
-    assert shape == "multistep"
+def _inverse_sqrt(x: float, a: float, b: float) -> float:
+    r = b / a
+    return a * r / math.sqrt(r * r + (1 - r * r) * x)
+
+
+def _cosine_restarts(i: int, a: float, b: float, p: dict[str, Any]) -> float:
+    t0, mult = p["T_0"], p.get("T_mult", 1)
+    start, length = 0, t0
+    while i >= start + length:
+        start, length = start + length, length * mult
+    return b + (a - b) * (1 + math.cos(math.pi * (i - start) / length)) / 2
+
+
+def _multistep(i: int, n: int, a: float, b: float, p: dict[str, Any]) -> float:
     m = p["n_updates"]
     plateaus = p.get("plateaus") or m
     k = sum(1 for j in range(1, m + 1) if (j * n) // plateaus <= i)
     return b if k >= m else a * (b / a) ** (k / m)
+
+
+Oracle = Callable[[int, int, float, float, dict[str, Any]], float]
+ORACLES: dict[str, Oracle] = {
+    "constant": lambda i, n, a, b, p: a,
+    "linear": lambda i, n, a, b, p: a + (b - a) * (i / n),
+    "cosine": lambda i, n, a, b, p: b + (a - b) * (1 + math.cos(math.pi * (i / n))) / 2,
+    "polynomial": lambda i, n, a, b, p: b + (a - b) * (1 - i / n) ** p.get("power", 1.0),
+    "sqrt": lambda i, n, a, b, p: b + (a - b) * (1 - math.sqrt(i / n)),
+    "exponential": lambda i, n, a, b, p: a * (b / a) ** (i / n),
+    "inverse_sqrt": lambda i, n, a, b, p: _inverse_sqrt(i / n, a, b),
+    "cosine_restarts": lambda i, n, a, b, p: _cosine_restarts(i, a, b, p),
+    "multistep": _multistep,
+}
+"""The float64 reference: each registered shape's formula, written once here (not taken from the
+package), as the LR ``i`` of ``n`` steps into a phase from ``a`` to ``b`` with parameters ``p``. A
+shape added to the registry adds its row here: the one test file it touches."""
+
+
+def test_the_reference_has_one_formula_per_registered_shape() -> None:
+    assert sorted(ORACLES) == sorted(SHAPES), "add the new shape's formula to ORACLES"
+
+
+def _curve(shape: str, i: int, n: int, a: float, b: float, p: dict[str, Any]) -> float:
+    return ORACLES[shape](i, n, a, b, p)
 
 
 def reference(s: Schedule) -> list[float]:
@@ -209,7 +225,9 @@ ADDITIVE = [name for name in SHAPE_KINDS if not SHAPES[name].multiplicative and 
 @pytest.mark.parametrize("kind", [*ADDITIVE, "wsd"])
 def test_every_additive_kind_decays_to_exactly_zero(kind: str, lr_type: str) -> None:
     extra: dict[str, Any] = {"decay_steps": 30, "decay_shape": "sqrt"} if kind == "wsd" else {}
-    extra.update({"T_0": 40} if kind == "cosine_restarts" else {})
+    shape = SHAPES.get(kind)  # a required parameter: its shipped option's value, at most 40 (T_0: restarts)
+    if shape is not None:
+        extra.update({p.name: min(40, shape.option[p.name]) for p in shape.params if p.default is ...})
     initial = 0.1 if lr_type == "float" else torch.tensor(0.1, dtype=torch.float32)
     optimizer = sgd(initial)
     scheduler = build_scheduler(
@@ -221,21 +239,42 @@ def test_every_additive_kind_decays_to_exactly_zero(kind: str, lr_type: str) -> 
     assert math.copysign(1.0, lrs[100]) == 1.0
 
 
-@pytest.mark.parametrize("kind", [*STEP_KINDS, *(k for k in SHAPE_KINDS if SHAPES[k].multiplicative)])
-def test_the_multiplicative_kinds_refuse_zero_naming_the_kinds_that_reach_it(kind: str) -> None:
-    with pytest.raises(BoundsError) as caught:
-        build_scheduler(
-            sgd(),
-            initial_lr=0.1,
-            final_lr=0.0,
-            max_steps=100,
-            kind=kind,
-            n_updates=10 if kind in STEP_KINDS[:2] else None,
+ZERO_REFUSED = [
+    *(
+        pytest.param(
+            {"kind": kind, "n_updates": 10 if kind in STEP_KINDS[:2] else None},
+            f"kind={kind!r}",
+            f"kind={' | '.join(REACH_ZERO_KINDS)}",
+            id=f"kind-{kind}",
         )
-    text = str(caught.value)
-    assert text.startswith(f"build_scheduler: final_lr must be > 0 for kind={kind!r}")
-    assert all(name in text for name in ZERO_KINDS)
-    assert float(sgd().param_groups[0]["lr"]) == 0.1
+        for kind in (*STEP_KINDS, *(k for k in SHAPE_KINDS if SHAPES[k].multiplicative))
+    ),
+    *(
+        pytest.param(
+            {"kind": "wsd", "decay_steps": 30, "decay_shape": shape},
+            f"decay_shape={shape!r}",
+            f"decay_shape={' | '.join(s for s in DECAY_SHAPES if s in REACH_ZERO_SHAPES)}",
+            id=f"wsd-{shape}",
+        )
+        for shape in DECAY_SHAPES
+        if SHAPES[shape].multiplicative
+    ),
+]
+
+
+@pytest.mark.parametrize(("fields", "subject", "reach"), ZERO_REFUSED)
+def test_the_multiplicative_kinds_refuse_zero_naming_the_kinds_that_reach_it(
+    fields: dict[str, Any], subject: str, reach: str
+) -> None:
+    """One refusal, one wording, whatever refuses the 0; what can reach 0 comes from the registry."""
+    optimizer = sgd()
+    with pytest.raises(BoundsError) as caught:
+        build_scheduler(optimizer, initial_lr=0.1, final_lr=0.0, max_steps=100, **fields)
+    assert str(caught.value) == (
+        f"build_scheduler: final_lr must be > 0 for {subject}, whose LRs are ratios of its ends, got "
+        f"final_lr=0.0. These can reach 0: {reach}"
+    )
+    assert float(optimizer.param_groups[0]["lr"]) == 0.1
 
 
 def test_a_zero_end_with_last_step_is_refused_saying_what_works() -> None:
@@ -347,8 +386,21 @@ REFUSED = [
     pytest.param(
         {"phases": with_phase(1, shape="exponential")},
         BoundsError,
-        f"{W}: phases[1].end_lr must be > 0 for shape 'exponential', whose LRs are ratios of its ends",
+        f"{W}: phases[1].end_lr must be > 0 for shape='exponential', whose LRs are ratios of its ends, got "
+        f"start=0.1, end_lr=0.0. These can reach 0: shape={' | '.join(REACH_ZERO_SHAPES)}",
         id="ratio-to-zero",
+    ),
+    pytest.param(
+        {
+            "phases": [
+                {"shape": "cosine", "steps": 60, "end_lr": 0.0},
+                {"shape": "exponential", "steps": 40, "end_lr": 0.0},
+            ]
+        },
+        BoundsError,
+        f"{W}: phases[1].end_lr must be > 0 for shape='exponential', whose LRs are ratios of its ends, got "
+        f"start=0.0, end_lr=0.0. These can reach 0: shape={' | '.join(REACH_ZERO_SHAPES)}",
+        id="ratio-from-zero",
     ),
     pytest.param(
         {"phases": with_phase(1, power=2.0)},

@@ -17,7 +17,8 @@ from torch.optim.lr_scheduler import CosineAnnealingLR, LinearLR, PolynomialLR
 
 from bounded_lr_resolver import build_scheduler, lr_curve
 from bounded_lr_resolver.errors import BoundedLRError, BoundsError, BoundsTypeError, ResumeMismatchError
-from bounded_lr_resolver.schedule import Schedule
+from bounded_lr_resolver.schedule import DECAY_SHAPES, Schedule
+from bounded_lr_resolver.shapes import SHAPES, Param, Shape
 
 SHAPE_KINDS = [
     pytest.param({"kind": "cosine"}, id="cosine"),
@@ -267,9 +268,7 @@ BAD = [
     pytest.param(
         {"kind": "wsd", "decay_steps": 100, "decay_shape": "step"},
         BoundsError,
-        "build_scheduler: decay_shape must be one of ['linear', 'cosine', 'polynomial', 'sqrt', "
-        "'exponential', "
-        "'inverse_sqrt'], got decay_shape='step'",
+        f"build_scheduler: decay_shape must be one of {list(DECAY_SHAPES)}, got decay_shape='step'",
         id="unknown-decay-shape",
     ),
     pytest.param(
@@ -382,7 +381,8 @@ def test_lr_ratio_of_a_decay_to_zero_is_zero(registered: None) -> None:
         ),
         pytest.param(
             "${blr.ratio:0.1}",
-            "missing 1 required positional argument: 'final_lr'",  # Python's own message
+            "blr.ratio: arguments must be initial_lr, final_lr (2 values), got arguments=[0.1]. Write "
+            "${blr.ratio:initial_lr,final_lr}",
             id="missing-argument",
         ),
     ],
@@ -418,3 +418,109 @@ def test_rounding_never_lifts_a_shape_above_initial_lr() -> None:
     s = Schedule(high, low, steps, kind="cosine")
     assert s.lr_at(1) == high
     assert lr_curve(s, [1, 2]).tolist() == [high, high]
+
+
+# -- what follows from one registry entry, and what a refused exponential suggests ------------------
+
+
+def _halving(x: float, a: float, b: float, p: object) -> float:
+    """A toy shape: ``b + (a - b) * (1 - x) * (1 - x)``, IEEE arithmetic only."""
+    return b + (a - b) * (1.0 - x) * (1.0 - x)
+
+
+TOY = Shape(
+    "toy",
+    _halving,
+    "a toy shape",
+    "b + (a - b) * (1 - x) ** 2",
+    params=(
+        Param(
+            "t",
+            int,
+            None,
+            "ends at start * t / (t + steps)",
+            kind_level=False,
+            leads=lambda a, n, t: a * t / (t + n),
+        ),
+    ),
+    elementwise=True,
+)
+
+
+def test_a_shape_added_to_the_registry_is_read_from_its_entry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A parameter that leads the phase's end and the preview's array form come from the entry alone."""
+    monkeypatch.setitem(SHAPES, "toy", TOY)
+    s = Schedule(0.1, max_steps=100, phases=[{"shape": "toy", "steps": 100, "t": 50}])
+    assert s.final_lr == 0.1 * 50 / 150  # where its curve leads
+    steps = np.arange(103)
+    assert lr_curve(s, steps).tolist() == [s.lr_at(int(t)) for t in steps]  # the array form, bitwise
+    with pytest.raises(BoundsError) as caught:
+        Schedule(0.1, max_steps=100, phases=[{"shape": "toy", "steps": 100, "t": 50, "end_lr": 0.0}])
+    assert str(caught.value) == (
+        "Schedule: phases[0].end_lr must be left out when t is given (the phase ends where its curve "
+        "leads), got phases[0].end_lr=0.0, t=50"
+    )
+
+
+N = 2**53  # kind="exponential" makes one decay per step: gamma is within 2**-53 of 1, and refused
+
+
+@pytest.mark.parametrize(
+    ("fields", "message", "instead"),
+    [
+        pytest.param(
+            {"kind": "exponential"},
+            f"build_scheduler: final_lr / initial_lr must be small enough for n_updates distinct decays in "
+            f"float64 (gamma <= 1 - 1e-15), got initial_lr=0.1, final_lr=0.0001, n_updates={N}, "
+            "gamma=0.9999999999999992. Use kind='multistep' with fewer n_updates (kind='exponential' makes "
+            f"one decay per step, n_updates = {N}), or kind='phases' with the continuous exponential shape: "
+            f"phases=[{{shape: exponential, steps: {N}, end_lr: 0.0001}}], or final_lr=initial_lr for a "
+            "constant LR",
+            [
+                {"kind": "multistep", "n_updates": 10_000},
+                {"phases": [{"shape": "exponential", "steps": N, "end_lr": 1e-4}]},
+            ],
+            id="exponential",
+        ),
+        pytest.param(
+            {"kind": "exponential", "warmup_steps": 10, "final_lr_at": "last_step"},
+            "build_scheduler: final_lr / initial_lr must be small enough for n_updates distinct decays in "
+            f"float64 (gamma <= 1 - 1e-15), got initial_lr=0.1, final_lr=0.0001, n_updates={N - 11}, "
+            "gamma=0.9999999999999992. Use kind='multistep' with fewer n_updates (kind='exponential' makes "
+            f"one decay per step, n_updates = {N - 11}), or kind='phases' with the continuous exponential "
+            f"shape: phases=[{{shape: exponential, steps: {N - 11}, end_lr: 0.0001}}, {{shape: constant, "
+            "steps: 1}], or final_lr=initial_lr for a constant LR",
+            [
+                {"kind": "multistep", "n_updates": 10_000, "warmup_steps": 10, "final_lr_at": "last_step"},
+                {
+                    "warmup_steps": 10,
+                    "phases": [
+                        {"shape": "exponential", "steps": N - 11, "end_lr": 1e-4},
+                        {"shape": "constant", "steps": 1},
+                    ],
+                },
+            ],
+            id="exponential-last-step",
+        ),
+        pytest.param(
+            {"kind": "multistep", "n_updates": N},
+            "build_scheduler: final_lr / initial_lr must be small enough for n_updates distinct decays in "
+            f"float64 (gamma <= 1 - 1e-15), got initial_lr=0.1, final_lr=0.0001, n_updates={N}, "
+            "gamma=0.9999999999999992. Use fewer updates, or final_lr=initial_lr for a constant LR",
+            [{"kind": "multistep", "n_updates": 10_000}],
+            id="multistep",
+        ),
+    ],
+)
+def test_a_refused_gamma_says_what_would_work(
+    fields: dict[str, object], message: str, instead: list[dict[str, object]]
+) -> None:
+    """kind="exponential" derives n_updates: "use fewer updates" is no help there; what it suggests builds."""
+    with pytest.raises(BoundsError) as caught:
+        Schedule(0.1, 1e-4, N, where="build_scheduler", **fields)  # type: ignore[arg-type]
+    assert str(caught.value) == message
+    for other in instead:
+        final = None if "phases" in other else 1e-4
+        s = Schedule(0.1, final, N, **other)  # type: ignore[arg-type]
+        assert 1e-4 < s.lr_at(N // 2) < 0.1
+        assert s.lr_at(N) == 1e-4
