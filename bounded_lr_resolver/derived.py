@@ -12,7 +12,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bounded_lr_resolver.errors import bad_value
+from bounded_lr_resolver.checks import check_count
+from bounded_lr_resolver.errors import BoundedLRError, bad_value
 from bounded_lr_resolver.resume import ON_RESUME_CHANGE
 from bounded_lr_resolver.schedule import Schedule
 
@@ -21,7 +22,7 @@ __all__ = ["check_derived", "check_on_resume_change", "declared", "is_sequence",
 _WHERE = "build_scheduler"
 DERIVED = ("gamma", "step_size", "milestones")
 """The derived keys a config may show; given, each must equal what the bounds derive."""
-_CALL = ("on_resume_change", "derived_from")
+_CALL = ("on_resume_change", "derived_from", "expected_max_steps")
 _REQUIRED = ("initial_lr", "max_steps")
 
 
@@ -54,7 +55,9 @@ def declared(values: Mapping[str, Any], where: str = _WHERE) -> list[tuple[Sched
     ``values`` are a scheduler node's keys (without ``_target_`` and ``_partial_``) or the
     factory's keywords: the bounds, any derived keys, ``on_resume_change``. A per-group list of
     ``initial_lr`` declares one schedule per group. While ``initial_lr`` or ``max_steps`` is left
-    for the call (a partial completed at run time) nothing can be built yet: ``[]``.
+    for the call (a partial completed at run time) nothing can be built yet: ``[]``; a declared
+    ``expected_max_steps`` stands in for a ``max_steps`` left to run time, so the declaration is
+    checked against the horizon the run expects (durations rounded as they will be at run time).
 
     >>> [(s.kind, s.step_size) for s, _ in declared({"initial_lr": 0.1, "final_lr": 1e-4,
     ...     "max_steps": 10**6, "n_updates": 10**4, "step_size": 100})]
@@ -64,6 +67,18 @@ def declared(values: Mapping[str, Any], where: str = _WHERE) -> list[tuple[Sched
     bounds = {key: value for key, value in values.items() if key not in DERIVED + _CALL}
     if "phases" in bounds:
         bounds["phases"] = plain_phases(bounds["phases"])
+    expected = values.get("expected_max_steps")
+    if expected is not None:
+        expected = check_count(where, "expected_max_steps", expected)
+        if bounds.get("max_steps") is not None:
+            raise bad_value(
+                where,
+                "expected_max_steps",
+                "left out when max_steps is given (it stands in for a max_steps set at run time)",
+                {"expected_max_steps": expected, "max_steps": bounds["max_steps"]},
+                "Set max_steps: null to leave the horizon to run time, or drop expected_max_steps",
+            )
+        bounds.update(max_steps=expected, at_run_time=("max_steps",))
     if not all(bounds.get(key) is not None for key in _REQUIRED):
         return []
     fields = {key: value for key, value in bounds.items() if key not in ("initial_lr", "final_lr")}
@@ -72,7 +87,16 @@ def declared(values: Mapping[str, Any], where: str = _WHERE) -> list[tuple[Sched
     pairs = [(initial, final)]
     if is_sequence(initial):
         pairs = list(zip(initial, final if is_sequence(final) else [final] * len(initial), strict=False))
-    schedules = [Schedule(initial_lr=eta0, final_lr=eta_f, where=where, **fields) for eta0, eta_f in pairs]
+    try:
+        schedules = [
+            Schedule(initial_lr=eta0, final_lr=eta_f, where=where, **fields) for eta0, eta_f in pairs
+        ]
+    except BoundedLRError as error:
+        if expected is None:
+            raise
+        raise type(error)(
+            f"{error} (max_steps is set at run time: checked against expected_max_steps)"
+        ) from None
     plan = [(schedule, schedule.initial_lr) for schedule in schedules]
     gamma, step_size, milestones = (values.get(name) for name in DERIVED)
     check_derived(plan, gamma, step_size, milestones, where=where)

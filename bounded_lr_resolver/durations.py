@@ -11,7 +11,11 @@ whole number of scheduler steps, or a duration string, in Composer's notation:
 
 The number is decimal, optionally with ``K``, ``M``, ``B`` or ``T`` (``"2Btok"``), and is taken
 exactly (``"0.1dur"`` of 300 steps is 30, not ``30.000000000000004``). A length that is not a whole
-number of steps is refused, naming the field, the value and the nearest lengths that work.
+number of steps is refused, naming the field, the value and the nearest lengths that work: the
+config can be fixed. Against a horizon known only at run time (``max_steps``, ``steps_per_epoch``
+or ``tokens_per_step`` given by the trainer when the scheduler is built, ``Context.at_run_time``)
+nobody can choose a horizon that divides evenly, so the length is rounded down to whole steps
+(as Composer and Hugging Face's ``warmup_ratio`` round) and the record says so.
 
 No numpy, no torch: the plugin imports the core in every Hydra app.
 """
@@ -27,7 +31,7 @@ from typing import Final
 from bounded_lr_resolver.checks import check_count
 from bounded_lr_resolver.errors import bad_type, bad_value
 
-__all__ = ["UNITS", "Context", "is_duration", "steps_of"]
+__all__ = ["UNITS", "Context", "exact_steps", "is_duration", "steps_of"]
 
 UNITS: Final = {"ep": "epochs", "dur": "a fraction of max_steps", "tok": "tokens"}
 """The duration units and what they count."""
@@ -43,6 +47,7 @@ class Context:
     max_steps: int | None = None
     steps_per_epoch: int | None = None
     tokens_per_step: int | None = None
+    at_run_time: bool = False  # what a duration counts against was given at run time: round down
 
 
 def is_duration(value: object) -> bool:
@@ -87,6 +92,8 @@ def steps_of(where: str, name: str, value: object, context: Context, *, minimum:
         Traceback (most recent call last):
         ...
         bounded_lr_resolver.errors.BoundsError: build_scheduler: warmup_steps must be a whole number ...
+        >>> steps_of("build_scheduler", "warmup_steps", "0.05dur", Context(4321, at_run_time=True))
+        216
     """
     if not isinstance(value, str):
         return check_count(where, name, value, minimum=minimum)
@@ -115,6 +122,8 @@ def steps_of(where: str, name: str, value: object, context: Context, *, minimum:
             f"Give {needs} in the same config node or call, or give {name} in steps",
         )
     exact = amount * per_step
+    if exact.denominator != 1 and context.at_run_time:
+        exact = Fraction(math.floor(exact))  # 216.05 steps of a run-time horizon: 216
     if exact.denominator != 1:
         shown: dict[str, object] = {name: value, needs: getattr(context, needs), "steps": float(exact)}
         raise bad_value(
@@ -125,6 +134,20 @@ def steps_of(where: str, name: str, value: object, context: Context, *, minimum:
             _suggest(exact, unit, per_step),
         )
     return check_count(where, name, int(exact), minimum=minimum)
+
+
+def exact_steps(value: object, context: Context) -> Fraction | None:
+    """The exact (possibly fractional) number of steps a duration stands for, or None if it is none.
+
+    >>> exact_steps("0.05dur", Context(4321))
+    Fraction(4321, 20)
+    """
+    match = _DURATION.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        return None
+    number, scale, unit = match.groups()
+    per_step, _ = _per_step(unit, context)
+    return None if per_step is None else Fraction(number) * _SCALE[scale] * per_step
 
 
 def _per_step(unit: str, context: Context) -> tuple[Fraction | None, str]:

@@ -16,6 +16,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, overload
 
+from bounded_lr_resolver import _compat
+from bounded_lr_resolver.built import record_build
 from bounded_lr_resolver.checkpoint import FP32_RTOL
 from bounded_lr_resolver.derived import (
     check_derived,
@@ -44,6 +46,24 @@ def _group_lrs(optimizer: Optimizer) -> list[float]:
     return [float(group.get("initial_lr", group["lr"])) for group in optimizer.param_groups]
 
 
+def _node_key() -> dict[str, str]:
+    """``{"key": <the config key of the node Hydra is instantiating>}``, or ``{}`` outside Hydra."""
+    key = _compat.hydra_node_key()
+    return {} if key is None else {"key": key}
+
+
+def _lr_source(node_key: str | None) -> str:
+    """Where the optimizer's lr should come from: the scheduler node's own ``initial_lr``, by its key.
+
+    The key is the one Hydra instantiated (remembered by the partial), or the one of the Hydra
+    partial being called (``_partial_: true``); a direct call has none.
+    """
+    key = node_key or _compat.hydra_node_key()
+    if key is None:
+        return "lr=initial_lr (in a config, lr: ${<the scheduler node's key>.initial_lr})"
+    return f"lr=${{{key}.initial_lr}}"
+
+
 def _same_lr(group_lr: float, declared: float, is_tensor: bool) -> bool:
     rtol = FP32_RTOL if is_tensor else _FLOAT_RTOL
     return math.isclose(group_lr, declared, rel_tol=rtol)
@@ -51,12 +71,17 @@ def _same_lr(group_lr: float, declared: float, is_tensor: bool) -> bool:
 
 def _plan(
     optimizer: Optimizer,
-    initial_lr: float | Sequence[float],
+    initial_lr: float | Sequence[float] | None,
     final_lr: float | Sequence[float] | None,
     fields: dict[str, Any],
+    node_key: str | None = None,
 ) -> list[tuple[Schedule, float]]:
     group_lrs = _group_lrs(optimizer)
     import torch
+
+    if initial_lr is None:  # left out: the optimizer's (largest group's) lr is the peak
+        initial_lr = max(group_lrs)
+        fields = {**fields, "at_run_time": (*fields.get("at_run_time", ()), "initial_lr")}
 
     tensors = [isinstance(group["lr"], torch.Tensor) for group in optimizer.param_groups]
     if is_sequence(initial_lr) or is_sequence(final_lr):
@@ -69,7 +94,7 @@ def _plan(
             "initial_lr",
             "the optimizer's (largest param group's) lr",
             {"initial_lr": schedule.initial_lr, "optimizer lrs": group_lrs},
-            "Build the optimizer with lr=${scheduler.initial_lr}, or give per-group lists: "
+            f"Build the optimizer with {_lr_source(node_key)}, or give per-group lists: "
             "initial_lr=[...], final_lr=[...]",
         )
     return [
@@ -117,12 +142,12 @@ def build_scheduler(optimizer: Optimizer, **bounds: Any) -> BoundedLR: ...
 def build_scheduler(optimizer: None = None, **bounds: Any) -> functools.partial[BoundedLR]: ...
 
 
-def build_scheduler(  # type: ignore[misc]  # overloads: keyword bounds, narrowed return type
+def build_scheduler(
     optimizer: Optimizer | None = None,
     *,
-    initial_lr: float | Sequence[float],
+    initial_lr: float | Sequence[float] | None = None,
     final_lr: float | Sequence[float] | None = None,
-    max_steps: int | str,
+    max_steps: int | str | None = None,
     n_updates: int | None = None,
     kind: str | None = None,
     final_lr_at: str = "max_steps",
@@ -135,6 +160,7 @@ def build_scheduler(  # type: ignore[misc]  # overloads: keyword bounds, narrowe
     steps_per_epoch: int | None = None,
     tokens_per_step: int | None = None,
     on_resume_change: str = "refuse",
+    expected_max_steps: int | None = None,
     gamma: float | None = None,
     step_size: int | None = None,
     milestones: Sequence[int] | None = None,
@@ -158,13 +184,16 @@ def build_scheduler(  # type: ignore[misc]  # overloads: keyword bounds, narrowe
         optimizer: a ``torch.optim.Optimizer``. Its largest param-group lr must equal
             ``initial_lr``; other groups keep their ratio and end at ``lr * final_lr / initial_lr``.
         initial_lr: the peak LR (where warmup ends and the first phase starts). A list gives one
-            per group.
+            per group. Left out, the optimizer's lr (its largest param group's) is the peak.
         final_lr: the LR the schedule ends at, in ``[0, initial_lr]`` (``> 0`` for the step kinds
             and multiplicative shapes). A list gives one per group. Left out with ``phases`` (the
             last phase's ``end_lr``) and ``kind="constant"``.
         max_steps: the training length in scheduler steps (one ``step()`` per optimizer step), or
             a duration: ``"3ep"`` (with ``steps_per_epoch``) or ``"2Btok"`` (with
-            ``tokens_per_step``).
+            ``tokens_per_step``). A config may leave it ``null`` (set at run time): the partial
+            then needs ``max_steps=`` when it is called. A bound given to the partial that differs
+            from the config's (the trainer's horizon) is set at run time: durations are then
+            rounded down to whole steps instead of refused, and the records say so.
         n_updates: the number of decays of a step kind. For ``kind="exponential"`` (a decay
             every step) leave it out, or give exactly ``max_steps - warmup_steps`` (one less with
             ``"last_step"``).
@@ -189,6 +218,10 @@ def build_scheduler(  # type: ignore[misc]  # overloads: keyword bounds, narrowe
             after warmup, adding up to ``max_steps - warmup_steps`` (see
             :mod:`bounded_lr_resolver.schedule`).
         steps_per_epoch, tokens_per_step: what ``"ep"`` and ``"tok"`` durations count against.
+        expected_max_steps: with ``max_steps`` left to run time (``null``), the horizon the run
+            expects: the declaration is checked against it when the config is read and before a
+            sweep starts (:class:`~bounded_lr_resolver.callbacks.SweepPreflight`); the scheduler
+            is built with the ``max_steps`` of the call.
         on_resume_change: what loading a checkpoint saved under other bounds does: ``"refuse"``
             (the default: ``ResumeMismatchError`` naming every changed field) or ``"replan"``
             (continue from the checkpoint's step and LR and plan the rest of the run under the
@@ -235,21 +268,29 @@ def build_scheduler(  # type: ignore[misc]  # overloads: keyword bounds, narrowe
     derived = {"gamma": gamma, "step_size": step_size, "milestones": milestones}
     check_on_resume_change(on_resume_change)
     if optimizer is None:
-        declared({**bounds, **derived})  # a hand-edited derived key is caught as soon as the config is read
+        # a hand-edited derived key is caught as soon as the config is read; a horizon left to run
+        # time is checked against expected_max_steps, if declared
+        declared({**bounds, **derived, "expected_max_steps": expected_max_steps})
         given = {key: value for key, value in bounds.items() if value is not None or key in _REQUIRED}
+        expected = {} if expected_max_steps is None else {"expected_max_steps": expected_max_steps}
         return functools.partial(
             build_scheduler,
             **given,
+            **expected,
             **{key: value for key, value in derived.items() if value is not None},
             on_resume_change=on_resume_change,
-            derived_from={"bounds": plain(given), "derived": plain(derived)},
+            derived_from={"bounds": plain(given), "derived": plain(derived), **_node_key()},
         )
     if derived_from is not None:
         # The partial remembers the config's bounds and what they derived. Where a bound of this
         # call replaced one, the config's derived keys are derived again; a derived key given in
         # this call (it differs from the config's) is checked against this call's bounds.
         current = plain(bounds)
-        replaced = any(current.get(key) != value for key, value in derived_from.get("bounds", {}).items())
+        late = tuple(
+            key for key, value in derived_from.get("bounds", {}).items() if current.get(key) != value
+        )
+        replaced = bool(late)
+        fields["at_run_time"] = late
         remembered = derived_from.get("derived", {})
         if replaced:
             gamma = None if _same(gamma, remembered.get("gamma")) else gamma
@@ -263,11 +304,25 @@ def build_scheduler(  # type: ignore[misc]  # overloads: keyword bounds, narrowe
 
     if not isinstance(optimizer, Optimizer):
         raise bad_type(_WHERE, "optimizer", "a torch.optim.Optimizer", optimizer)
+    if max_steps is None:
+        raise bad_type(
+            _WHERE,
+            "max_steps",
+            "the training length, given when the scheduler is built (the config leaves it to run time)",
+            None,
+            "Call the partial with max_steps=... (e.g. trainer.estimated_stepping_batches), or build it "
+            "with bounded_lr_resolver.lightning.configure_optimizers",
+        )
     for index, group in enumerate(optimizer.param_groups):
         check_group_lr(_WHERE, index, group["lr"])
-    plan = _plan(optimizer, initial_lr, final_lr, fields)
+        if "initial_lr" in group:  # set by an earlier scheduler or a checkpoint: the group starts there
+            check_group_lr(_WHERE, index, group["initial_lr"], key="initial_lr")
+    plan = _plan(optimizer, initial_lr, final_lr, fields, (derived_from or {}).get("key"))
     check_derived(plan, gamma, step_size, milestones)
-    return BoundedLR(optimizer, plan, on_resume_change=on_resume_change)
+    scheduler = BoundedLR(optimizer, plan, on_resume_change=on_resume_change)
+    # inside a Hydra job that keeps our records: what was built, horizon included, is on record
+    record_build([schedule for schedule, _ in plan], None if derived_from is None else derived_from["bounds"])
+    return scheduler
 
 
 # The public, documented name is the canonical one: hydra-core 1.4 authorizes the partial a target

@@ -25,7 +25,7 @@ from typing import Any, Final, Literal
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from bounded_lr_resolver import _compat
-from bounded_lr_resolver.errors import ResolverConflictError, bad_type, bad_value
+from bounded_lr_resolver.errors import BoundsTypeError, ResolverConflictError, bad_type, bad_value
 
 # The math is imported on a resolver's first call, not when the plugin registers the names: Hydra
 # imports the plugin in every app on the machine, most of which never resolve one of ours.
@@ -165,7 +165,9 @@ def lr_derived(key: object, *, _parent_: object = None) -> Any:
     """``${blr.derived:gamma}`` (``step_size``, ``n_updates``): derived from the node it sits in.
 
     The node's declaration (every key but the derived ones) is validated as ``build_scheduler``
-    would, durations included, so what a shipped option shows is what the scheduler uses.
+    would, durations included, so what a shipped option shows is what the scheduler uses. With
+    ``max_steps: null`` (the horizon is set at run time) it is None: the scheduler derives it when
+    it is built, and the job's records show that value.
     """
     from bounded_lr_resolver.schedule import SCHEDULE_FIELDS, Schedule
 
@@ -176,9 +178,11 @@ def lr_derived(key: object, *, _parent_: object = None) -> Any:
         raise bad_type(where, "the node it sits in", "a config node (a mapping)", _parent_)
     skip = {"gamma", "step_size", "milestones", key}  # what is derived, and (no cycle) the key itself
     present = set(_parent_.keys())  # not ``in``: DictConfig.__contains__ resolves the value
-    fields = {
+    fields: dict[str, Any] = {
         name: _plain(_parent_[name]) for name in SCHEDULE_FIELDS if name in present and name not in skip
     }
+    if "max_steps" in fields and fields["max_steps"] is None:
+        return None  # set at run time: derived when the scheduler is built
     schedule = Schedule(where=f"{where} ({key})", **fields)
     if key == "gamma":
         return schedule.gamma
@@ -195,7 +199,52 @@ def _plain(value: object) -> object:
     )
 
 
-RESOLVERS: Final[dict[str, Callable[..., Any]]] = {
+_POSITIONAL: Final = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+
+
+def _arity_error(
+    name: str, params: list[inspect.Parameter], least: int, args: tuple[Any, ...]
+) -> BoundsTypeError:
+    optional = params[least:]
+    usage = ",".join(p.name for p in params[:least]) + "".join(f"[,{p.name}" for p in optional)
+    usage += "]" * len(optional)
+    plural = "" if least == 1 else "s"
+    count = f"{least} value{plural}" if not optional else f"{least} to {len(params)} values"
+    return BoundsTypeError(
+        f"{name}: arguments must be {usage.replace(',', ', ')} ({count}), got arguments={list(args)!r}. "
+        f"Write ${{{name}:{usage}}}"
+    )
+
+
+def _checked(
+    name: str, function: Callable[..., Any], arity_of: Callable[..., Any] | None = None
+) -> Callable[..., Any]:
+    """``function`` as registered under ``name``: a wrong number of arguments is refused by name.
+
+    OmegaConf would call ``function`` anyway and wrap Python's ``TypeError: lr_values() takes 3
+    positional arguments but 1 was given``, which names our internal function, not the resolver
+    the config wrote. So every registered resolver goes through this one check, of the positional
+    parameters of ``arity_of`` (default ``function``). The wrapper keeps ``function``'s signature
+    (OmegaConf passes ``_parent_`` and ``_node_`` by it) and is a module-level name,
+    ``_resolver_<name>``, so the registry Hydra pickles to launcher workers refers to it.
+    """
+    params = [p for p in inspect.signature(arity_of or function).parameters.values() if p.kind in _POSITIONAL]
+    least = sum(p.default is inspect.Parameter.empty for p in params)
+
+    def resolver(*args: Any, **special: Any) -> Any:
+        if not least <= len(args) <= len(params):
+            raise _arity_error(name, params, least, args)
+        return function(*args, **special)
+
+    suffix = "_node" if function.__name__.endswith("_node") else ""
+    resolver.__name__ = resolver.__qualname__ = f"_resolver_{name.replace('.', '_')}{suffix}"
+    resolver.__module__ = __name__
+    setattr(resolver, "__signature__", inspect.signature(function))  # noqa: B010 - read by OmegaConf
+    globals()[resolver.__name__] = resolver
+    return resolver
+
+
+_FUNCTIONS: Final[dict[str, Callable[..., Any]]] = {
     "lr_gamma": lr_gamma,
     "lr_step": lr_step,
     "blr.gamma": lr_gamma,
@@ -208,7 +257,12 @@ RESOLVERS: Final[dict[str, Callable[..., Any]]] = {
     "blr.steps": lr_steps,
     "blr.derived": lr_derived,
 }
-"""Every resolver this package registers, by name: ``lr_gamma`` and ``lr_step``, and ``blr.*``."""
+
+RESOLVERS: Final[dict[str, Callable[..., Any]]] = {
+    name: _checked(name, function) for name, function in _FUNCTIONS.items()
+}
+"""Every resolver this package registers, by name: ``lr_gamma`` and ``lr_step``, and ``blr.*``
+(each function above, behind the one argument-count check of :func:`_checked`)."""
 
 # OmegaConf 2.4 deprecates register_new_resolver; on <= 2.3 register_resolver is a legacy API.
 _HAS_NEW_API: Final = "annotation_validation" in inspect.signature(OmegaConf.register_resolver).parameters
@@ -236,7 +290,11 @@ def _lr_values_node(*args: Any, _node_: object = None) -> list[Any] | ListConfig
 _BOUND: Final[dict[str, Callable[..., Any]]] = (
     RESOLVERS
     if _HAS_NEW_API
-    else {**RESOLVERS, "blr.milestones": _lr_milestones_node, "blr.values": _lr_values_node}
+    else {
+        **RESOLVERS,
+        "blr.milestones": _checked("blr.milestones", _lr_milestones_node, lr_milestones),
+        "blr.values": _checked("blr.values", _lr_values_node, lr_values),
+    }
 )
 """What is registered under each name: the resolver itself, or on OmegaConf <= 2.3 a list-valued
 resolver wrapped to return a ListConfig."""

@@ -30,7 +30,7 @@ kinds = st.one_of(st.sampled_from(["step", "multistep", "exponential"]), anythin
 conventions = st.one_of(st.sampled_from(["max_steps", "last_step"]), anything)
 
 BAD: dict[str, list[object]] = {
-    "initial_lr": [0, -0.1, math.nan, math.inf, "0.1", True, None],
+    "initial_lr": [0, -0.1, math.nan, math.inf, "0.1", True],  # None: the optimizer's lr (a valid choice)
     "final_lr": [-1e-4, math.nan, math.inf, "1e-4", False, None, 11.0],  # 11.0: above any initial_lr
     "max_steps": [0, -5, 100.5, "100", None, True, 2**53 + 1, math.inf],
     "n_updates": [0, -1, 2.5, "3", True],

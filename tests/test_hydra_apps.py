@@ -264,7 +264,9 @@ def test_every_shipped_option_is_its_declaration(name: str) -> None:
     for key, value in declared.items():
         assert node[key] == value, key
     assert not any(isinstance(value, list) for key, value in node.items() if key != "phases")
-    assert set(node) - {"_target_", "on_resume_change", "gamma", "step_size"} <= set(SCHEDULE_FIELDS)
+    call_only = {"_target_", "on_resume_change", "expected_max_steps", "gamma", "step_size"}
+    assert set(node) - call_only <= set(SCHEDULE_FIELDS)
+    assert node["expected_max_steps"] is None
     registered = OmegaConf.structured(schema.schema(name))
     fields = OmegaConf.to_container(registered, resolve=True)
     assert isinstance(fields, dict)
@@ -392,3 +394,33 @@ def test_every_shipped_option_combination_composes_and_runs(
     assert lrs[start] == 0.1
     assert all(b <= a for a, b in zip(lrs[warmup:], lrs[warmup + 1 :], strict=False))
     assert scheduler.schedules[0].kind == kind
+
+
+def test_a_record_that_cannot_be_written_is_named_in_a_users_app(tmp_path: Path) -> None:
+    """In your own app the callback cannot know whether the job will read the bad key (this one never
+    does, and exits 0): its log line says which file is missing and where the config does not resolve.
+    In ``bounded-lr``, which reports the error itself, the line is DEBUG (one message there)."""
+    config = """\
+    note: ${lr_gamma:0.1,0.2,10}
+    hydra:
+      callbacks:
+        resolved_config:
+          _target_: bounded_lr_resolver.callbacks.SaveResolvedConfig
+    """
+    app = write_app(tmp_path, "print('JOB RAN')", {"config.yaml": config})
+    app.write_text(
+        app.read_text().replace(
+            "@hydra.main",
+            "import bounded_lr_resolver\nbounded_lr_resolver.trust_our_callbacks()\n\n@hydra.main",
+            1,
+        )
+    )
+    result = run_app(app, f"hydra.run.dir={tmp_path / 'out'}")
+    assert "JOB RAN" in result.stdout
+    lines = [line.split("] - ", 1)[-1] for line in result.stdout.splitlines() if "SaveResolvedConfig" in line]
+    assert lines == [
+        "SaveResolvedConfig: resolved_config.yaml not written: the config does not resolve at note "
+        "(InterpolationResolutionError)"
+    ]
+    assert "[ERROR]" in result.stdout
+    assert not (tmp_path / "out" / "resolved_config.yaml").exists()
