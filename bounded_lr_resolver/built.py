@@ -25,7 +25,15 @@ is reported as the callbacks report theirs.
 ``scheduler.json``::
 
     {"format": 1, "set_at_run_time": ["max_steps"], "as_given": {"warmup_steps": "0.05dur"},
-     "schedules": [{"initial_lr": 0.1, "final_lr": 0.0, "max_steps": 4321, "kind": "cosine", ...}]}
+     "schedules": [{"initial_lr": 0.1, "final_lr": 0.0, "max_steps": 4321, "kind": "cosine", ...}],
+     "open_ended": false,
+     "plan": {"start_lr": 0.0, "phases": [{"shape": "linear", "steps": 216, "end_lr": 0.1, ...}, ...]},
+     "resumed_at": [...], "branches": [...]}
+
+``schedules`` are the declared bounds of each param group (``Schedule(**bounds)`` rebuilds one);
+``plan`` is the first group's LR at every step as it is followed: after a load that re-planned
+the rest or planned a cooldown branch, it is written again with the history and the new rest
+(``resumed_at``, ``branches``: the steps where they begin; see :mod:`bounded_lr_resolver.branch`).
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
+from bounded_lr_resolver.checkpoint import tail_record
 from bounded_lr_resolver.files import atomic_write_text
 
 __all__ = ["RECORD_FILE", "annotate", "record_build", "recording_dir"]
@@ -68,13 +77,25 @@ def recording_dir() -> Path | None:
     return Path(out) if out else None
 
 
-def record_build(schedules: list[Any], declared: Mapping[str, Any] | None) -> None:
+def record_build(
+    schedules: list[Any],
+    declared: Mapping[str, Any] | None,
+    plan: Any = None,
+    *,
+    resumed_at: tuple[int, ...] = (),
+    branches: tuple[int, ...] = (),
+) -> None:
     """Record the schedules a scheduler was built with (see the module docstring).
 
     Args:
         schedules: each param group's :class:`~bounded_lr_resolver.schedule.Schedule`.
         declared: the config node's bounds (``build_scheduler``'s ``derived_from``), to find the
-            node in ``resolved_config.yaml``; None for a scheduler built without a config.
+            node in ``resolved_config.yaml``; None for a scheduler built without a config (or
+            recorded again after a load).
+        plan: the first param group's :class:`~bounded_lr_resolver.phases.Plan` as it is followed
+            (after a resume: the history, then the re-planned rest or the cooldown branch).
+        resumed_at: the steps at which a resume re-planned the rest of the run.
+        branches: the steps at which a cooldown branch was planned.
     """
     out = recording_dir()
     if out is None or not schedules:
@@ -83,12 +104,19 @@ def record_build(schedules: list[Any], declared: Mapping[str, Any] | None) -> No
     given: dict[str, Any] = {}
     for schedule in schedules:
         given.update(schedule.given)
-    record = {
+    record: dict[str, Any] = {
         "format": _FORMAT,
         "set_at_run_time": late,
         "as_given": given,
         "schedules": [schedule.bounds() for schedule in schedules],
+        "open_ended": bool(schedules[0].open_ended),
     }
+    if plan is not None:
+        record["plan"] = tail_record(plan)
+    if resumed_at:
+        record["resumed_at"] = list(resumed_at)
+    if branches:
+        record["branches"] = list(branches)
     atomic_write_text(out / RECORD_FILE, json.dumps(record, indent=1) + "\n")
     resolved = out / _RESOLVED
     if declared is not None and resolved.is_file():

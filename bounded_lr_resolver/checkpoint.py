@@ -20,7 +20,15 @@ from bounded_lr_resolver.errors import BoundedLRError, ResumeMismatchError, bad_
 from bounded_lr_resolver.phases import Phase, Plan
 from bounded_lr_resolver.schedule import Schedule
 
-__all__ = ["FP32_RTOL", "Saved", "describe_mismatch", "parse", "recorded_plans", "tail_record"]
+__all__ = [
+    "FP32_RTOL",
+    "Saved",
+    "describe_mismatch",
+    "parse",
+    "plan_from_record",
+    "recorded_plans",
+    "tail_record",
+]
 
 FP32_RTOL: Final = 2.0**-23
 """One fp32 rounding, relative: how far a float LR and the same LR in an fp32 tensor may differ."""
@@ -36,6 +44,7 @@ _OPTIONAL = (
     "origin",
     "_get_lr_called_within_step",
     "_is_initial",
+    "branches",
 )
 NOTHING: Final = (
     "Nothing was loaded: the checkpoint is truncated or was not written by BoundedLR.state_dict()"
@@ -56,6 +65,7 @@ class Saved:
     adopted: list[dict[str, float]]  # added groups: base_lr and factor
     origin: list[tuple[Schedule, float]]  # before the first re-plan (empty: never re-planned)
     segments: list[tuple[int, list[Plan]]]  # each re-planned rest, per group, counted from its step
+    branches: tuple[int, ...] = ()  # the steps at which a cooldown branch was planned (see branch.py)
 
 
 def parse(state: object, groups: int) -> Saved:
@@ -94,7 +104,14 @@ def parse(state: object, groups: int) -> Saved:
         raise bad_type(LOAD, "adopted", "a list of {'base_lr': ..., 'factor': ...} dicts", adopted, NOTHING)
     _check_factors("adopted factors", [entry["factor"] for entry in adopted], len(adopted))
     _check_factors("adopted base_lr", [entry["base_lr"] for entry in adopted], len(adopted))
-    return Saved(last_epoch, step_count, saved, list(factors), adopted, origin, segments)
+    branches = state.get("branches", [])
+    steps = [step for step, _ in segments]
+    if not isinstance(branches, list) or not all(
+        isinstance(step, int) and not isinstance(step, bool) and step in steps for step in branches
+    ):
+        rule = "a list of the steps of recorded segments at which a cooldown branch was planned"
+        raise bad_value(LOAD, "branches", rule, {"branches": branches, "segment steps": steps}, _EDITED)
+    return Saved(last_epoch, step_count, saved, list(factors), adopted, origin, segments, tuple(branches))
 
 
 def _origin(value: object, groups: int) -> list[tuple[Schedule, float]]:
@@ -225,8 +242,19 @@ def recorded_plans(
 
 
 def tail_record(rest: Plan) -> dict[str, Any]:
-    """A re-planned rest as plain data (``segments``), loadable by :func:`parse`."""
+    """A re-planned rest (or any plan) as plain data (``segments``), loadable by :func:`parse`."""
     return {"start_lr": rest.start_lr, "phases": [phase.as_dict() for phase in rest.phases]}
+
+
+def plan_from_record(record: object, where: str) -> Plan:
+    """A plan :func:`tail_record` wrote (e.g. in a job's ``scheduler.json``), rebuilt and validated."""
+    rule = "a plan {'start_lr': ..., 'phases': [{shape, steps, end_lr, ...}, ...]}"
+    if not isinstance(record, dict):
+        raise bad_type(where, "plan", rule, record)
+    try:
+        return _rest(record, where, rule, {"plan": "as recorded"})
+    except BoundedLRError as error:  # its message speaks of a checkpoint's segments: say where it was
+        raise type(error)(f"{where}: plan must be {rule}, got a damaged one ({error})") from None
 
 
 def same_bounds(saved: list[dict[str, object]], ours: list[dict[str, object]]) -> bool:

@@ -7,6 +7,9 @@ phase ends where it started, or, given a parameter that leads it such as ``inver
 phases add up to ``max_steps - warmup_steps``; ``final_lr``, if given, is the last ``end_lr``.
 Against a horizon known only at run time, durations are rounded down to whole steps and the last
 phase given as a duration takes up the rest, so the phases still add up exactly.
+
+A cooldown branch's ``cooldown`` (:mod:`bounded_lr_resolver.branch`) is such a list too, checked
+here when it is declared (:func:`declared_cooldown`) and planned when a checkpoint is loaded.
 Every rule of :class:`~bounded_lr_resolver.phases.Plan` is then checked, naming the phase by its
 own index (the warmup before it is not one of them).
 
@@ -18,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from fractions import Fraction
-from typing import Final
+from typing import Any, Final
 
 from bounded_lr_resolver.checks import check_floor
 from bounded_lr_resolver.durations import Context, exact_steps, is_duration, steps_of
@@ -26,7 +29,7 @@ from bounded_lr_resolver.errors import bad_type, bad_value
 from bounded_lr_resolver.phases import Phase, Plan
 from bounded_lr_resolver.shapes import SHAPES
 
-__all__ = ["PHASE_KEYS", "declared_phases"]
+__all__ = ["COOLDOWN_KEYS", "PHASE_KEYS", "declared_cooldown", "declared_phases"]
 
 PHASE_KEYS: Final = ("shape", "steps", "end_lr", "start_lr", "rewarm")
 """The keys of a declared phase, besides its shape's parameters."""
@@ -42,8 +45,11 @@ def declared_phases(
     warmup_steps: int,
     context: Context,
     warmup_given: object = None,
+    name: str = "phases",
 ) -> tuple[Phase, ...]:
-    """The declared phases, validated against the run (``context.max_steps``) and its warmup."""
+    """The declared phases, validated against the run (``context.max_steps``) and its warmup.
+
+    ``name`` is what the messages call the list (``phases``; a branch's ``cooldown``)."""
     if final_lr_at != "max_steps":
         raise bad_value(
             where,
@@ -57,7 +63,7 @@ def declared_phases(
     declared: list[Phase] = []
     at = initial_lr
     for index, entry in enumerate(phases):
-        declared.append(_phase(where, index, entry, at, context))
+        declared.append(_phase(where, index, entry, at, context, name))
         at = declared[-1].end_lr
     max_steps = context.max_steps or 0
     total = warmup_steps + sum(phase.steps for phase in declared)
@@ -94,7 +100,7 @@ def declared_phases(
             "the last phase's end_lr (or left out)",
             {"final_lr": final_lr, f"phases[{len(declared) - 1}].end_lr": last},
         )
-    Plan(initial_lr, declared, initial_lr, where)  # every rule, named by the phases' own index
+    Plan(initial_lr, declared, initial_lr, where, label=name)  # every rule, named by the phases' own index
     return tuple(declared)
 
 
@@ -102,8 +108,8 @@ def _get(entry: object, key: str) -> object:
     return entry.get(key) if isinstance(entry, Mapping) else None
 
 
-def _phase(where: str, index: int, entry: object, at: float, context: Context) -> Phase:
-    name = f"phases[{index}]"
+def _phase(where: str, index: int, entry: object, at: float, context: Context, label: str) -> Phase:
+    name = f"{label}[{index}]"
     if not isinstance(entry, Mapping):
         raise bad_type(where, name, "a mapping {shape, steps, end_lr, ...}", entry)
     shape = SHAPES.get(str(entry.get("shape")))
@@ -145,3 +151,42 @@ def _phase(where: str, index: int, entry: object, at: float, context: Context) -
         )
     end = check_floor(where, f"{name}.end_lr", end)
     return Phase(shape.name, steps, end, tuple(values.items()), None if restart is None else start, rewarm)
+
+
+COOLDOWN_KEYS: Final = tuple(key for key in PHASE_KEYS if key not in ("start_lr", "rewarm"))
+"""The keys of a cooldown phase, besides its shape's parameters (it starts where the run is, and falls)."""
+
+
+def declared_cooldown(where: str, cooldown: object) -> tuple[dict[str, Any], ...]:
+    """A declared cooldown as a tuple of plain phase mappings, its structure checked (lengths later).
+
+    One mapping is one phase. Each needs a known ``shape`` and ``steps`` (steps or a duration);
+    ``end_lr``, if given, is a number >= 0 (left out: the phase holds).
+    """
+    if cooldown is None:
+        return ()
+    entries = [cooldown] if isinstance(cooldown, Mapping) else cooldown
+    if not isinstance(entries, Sequence) or isinstance(entries, (str, bytes)) or not entries:
+        rule = "a phase {shape, steps, end_lr} or a non-empty list of them"
+        raise bad_type(where, "cooldown", rule, cooldown)
+    phases = []
+    for index, entry in enumerate(entries):
+        name = f"cooldown[{index}]"
+        if not isinstance(entry, Mapping):
+            raise bad_type(where, name, "a mapping {shape, steps, end_lr, ...}", entry)
+        shape = SHAPES.get(str(entry.get("shape")))
+        if shape is None:
+            got = {f"{name}.shape": entry.get("shape")}
+            raise bad_value(where, f"{name}.shape", f"one of {list(SHAPES)}", got)
+        known = (*COOLDOWN_KEYS, *(p.name for p in shape.params))
+        unknown = sorted(str(key) for key in entry if key not in known)
+        if unknown:
+            hint = "A cooldown starts at the LR the checkpoint trains at and never rises"
+            raise bad_value(where, f"{name} keys", f"among {list(known)}", {f"{name} keys": unknown}, hint)
+        steps = entry.get("steps")
+        if not is_duration(steps):
+            steps_of(where, f"{name}.steps", steps, Context())
+        if entry.get("end_lr") is not None:
+            check_floor(where, f"{name}.end_lr", entry["end_lr"])
+        phases.append({str(key): value for key, value in entry.items()})
+    return tuple(phases)

@@ -22,7 +22,7 @@ __all__ = ["check_derived", "check_on_resume_change", "declared", "is_sequence",
 _WHERE = "build_scheduler"
 DERIVED = ("gamma", "step_size", "milestones")
 """The derived keys a config may show; given, each must equal what the bounds derive."""
-_CALL = ("on_resume_change", "derived_from", "expected_max_steps")
+_CALL = ("on_resume_change", "branch_of_branch", "derived_from", "expected_max_steps")
 _REQUIRED = ("initial_lr", "max_steps")
 
 
@@ -79,7 +79,8 @@ def declared(values: Mapping[str, Any], where: str = _WHERE) -> list[tuple[Sched
                 "Set max_steps: null to leave the horizon to run time, or drop expected_max_steps",
             )
         bounds.update(max_steps=expected, at_run_time=("max_steps",))
-    if not all(bounds.get(key) is not None for key in _REQUIRED):
+    open_ended = bounds.get("kind") == "constant"  # a stable run may hold for as long as training runs
+    if not all(bounds.get(key) is not None or (key == "max_steps" and open_ended) for key in _REQUIRED):
         return []
     fields = {key: value for key, value in bounds.items() if key not in ("initial_lr", "final_lr")}
     initial: Any = bounds["initial_lr"]

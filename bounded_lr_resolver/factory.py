@@ -159,7 +159,9 @@ def build_scheduler(
     phases: Sequence[Mapping[str, Any]] | None = None,
     steps_per_epoch: int | None = None,
     tokens_per_step: int | None = None,
+    cooldown: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
     on_resume_change: str = "refuse",
+    branch_of_branch: bool = False,
     expected_max_steps: int | None = None,
     gamma: float | None = None,
     step_size: int | None = None,
@@ -217,18 +219,25 @@ def build_scheduler(
         phases: ``kind="phases"``: ``[{"shape": ..., "steps": ..., "end_lr": ..., ...}, ...]``
             after warmup, adding up to ``max_steps - warmup_steps`` (see
             :mod:`bounded_lr_resolver.schedule`).
-        steps_per_epoch, tokens_per_step: what ``"ep"`` and ``"tok"`` durations count against.
+        steps_per_epoch: what ``"ep"`` durations count against (scheduler steps per epoch).
+        tokens_per_step: what ``"tok"`` durations count against (tokens per scheduler step).
         expected_max_steps: with ``max_steps`` left to run time (``null``), the horizon the run
             expects: the declaration is checked against it when the config is read and before a
             sweep starts (:class:`~bounded_lr_resolver.callbacks.SweepPreflight`); the scheduler
             is built with the ``max_steps`` of the call.
+        cooldown: a stable run's branch (``kind="constant"``, or phases ending in a hold): the
+            phases ``{shape, steps, end_lr}`` (one mapping or a list) that follow the step of the
+            stable run's checkpoint, planned when it is loaded (see :mod:`bounded_lr_resolver.branch`).
+        branch_of_branch: with ``cooldown``, also branch from a checkpoint taken inside a branch.
         on_resume_change: what loading a checkpoint saved under other bounds does: ``"refuse"``
             (the default: ``ResumeMismatchError`` naming every changed field) or ``"replan"``
             (continue from the checkpoint's step and LR and plan the rest of the run under the
             new bounds, exactly; see :mod:`bounded_lr_resolver.resume`). Bounds that give the
             same LR at every later step are accepted either way.
-        gamma, step_size, milestones: derived values a config may show (``${lr_gamma:...}``);
-            if given they must equal what is derived here, else an error is raised.
+        gamma: a derived value a config may show (``${lr_gamma:...}``); if given it must equal
+            what is derived here, else an error is raised.
+        step_size: derived, as ``gamma``.
+        milestones: derived, as ``gamma``.
         derived_from: set by ``build_scheduler`` itself when called without an optimizer: the
             bounds and derived keys of the config. Where a bound of the call differs from it, the
             config's derived keys are derived again; a derived key given in the call is checked.
@@ -262,6 +271,7 @@ def build_scheduler(
         "phases": plain_phases(phases),
         "steps_per_epoch": steps_per_epoch,
         "tokens_per_step": tokens_per_step,
+        "cooldown": dict(cooldown) if isinstance(cooldown, Mapping) else plain_phases(cooldown),
         **shape_params,
     }
     bounds = {"initial_lr": initial_lr, "final_lr": final_lr, **fields}
@@ -279,6 +289,7 @@ def build_scheduler(
             **expected,
             **{key: value for key, value in derived.items() if value is not None},
             on_resume_change=on_resume_change,
+            **({"branch_of_branch": True} if branch_of_branch else {}),
             derived_from={"bounds": plain(given), "derived": plain(derived), **_node_key()},
         )
     if derived_from is not None:
@@ -304,7 +315,7 @@ def build_scheduler(
 
     if not isinstance(optimizer, Optimizer):
         raise bad_type(_WHERE, "optimizer", "a torch.optim.Optimizer", optimizer)
-    if max_steps is None:
+    if max_steps is None and kind != "constant":  # a stable run may hold for as long as training runs
         raise bad_type(
             _WHERE,
             "max_steps",
@@ -319,9 +330,15 @@ def build_scheduler(
             check_group_lr(_WHERE, index, group["initial_lr"], key="initial_lr")
     plan = _plan(optimizer, initial_lr, final_lr, fields, (derived_from or {}).get("key"))
     check_derived(plan, gamma, step_size, milestones)
-    scheduler = BoundedLR(optimizer, plan, on_resume_change=on_resume_change)
+    scheduler = BoundedLR(
+        optimizer, plan, on_resume_change=on_resume_change, branch_of_branch=branch_of_branch
+    )
     # inside a Hydra job that keeps our records: what was built, horizon included, is on record
-    record_build([schedule for schedule, _ in plan], None if derived_from is None else derived_from["bounds"])
+    record_build(
+        [schedule for schedule, _ in plan],
+        None if derived_from is None else derived_from["bounds"],
+        scheduler.plans[0],
+    )
     return scheduler
 
 

@@ -22,6 +22,7 @@ __all__ = [
     "PHASE_PARAMS",
     "SCHEDULE_FIELDS",
     "SHAPE_PARAMS",
+    "STABLE_KINDS",
     "WARMUP_SHAPES",
     "check_applies",
     "owners",
@@ -31,6 +32,8 @@ WARMUP_SHAPES: Final = ("linear", "cosine", "exponential")
 """How a warmup may ramp up (``exponential``: a straight line in log space; needs a start above 0)."""
 DECAY_SHAPES: Final = tuple(n for n, s in SHAPES.items() if not (s.on_steps or n == "constant"))
 """The ``decay_shape`` choices of ``kind="wsd"``."""
+STABLE_KINDS: Final = ("constant", "phases")
+"""The kinds that can end in a hold, so a cooldown branch can follow (see ``branch.py``)."""
 DEFAULT_DECAY_SHAPE: Final = "cosine"
 """``decay_shape`` of ``kind="wsd"`` when not given (as Hugging Face's ``get_wsd_schedule``)."""
 SHAPE_PARAMS: Final = tuple(
@@ -57,6 +60,7 @@ SCHEDULE_FIELDS: Final = (
     "phases",
     "steps_per_epoch",
     "tokens_per_step",
+    "cooldown",
 )
 """Every keyword a :class:`Schedule` takes (``where`` aside): what a config node may declare."""
 

@@ -76,6 +76,10 @@ def _count(minimum: int) -> _Rule:
     return rule
 
 
+def _every(name: str, value: object) -> int | None:
+    return None if value is None else check_count(JOB, name, value)
+
+
 def _momentum(name: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise bad_type(JOB, name, "a number in [0, 1)", value)
@@ -130,6 +134,8 @@ class TrainTaskConf:
     momentum: Any = field(default=0.9, metadata={"rule": _momentum})  # SGD momentum, in [0, 1)
     seed: Any = field(default=0, metadata={"rule": _count(0)})  # data, initial weights, batch order
     progress: Any = field(default=True, metadata={"rule": _flag})  # progress bar with loss and LR
+    # write step_<n>.ckpt every n steps (null: only last.ckpt at the end), to resume or branch from
+    save_every: Any = field(default=None, metadata={"rule": _every})
 
 
 @dataclass
@@ -141,8 +147,8 @@ class JobConf:
     optimizer: OptimizerConf = field(default_factory=OptimizerConf)
     # preview: also step the real scheduler through all max_steps and compare every LR
     verify: Any = field(default=False, metadata={"rule": _flag})
-    # preview: a scheduler checkpoint, to preview the rest of that run under this config
-    # (scheduler.on_resume_change=replan re-plans a changed one)
+    # a checkpoint: the preview shows the rest of that run under this config, task=train trains it
+    # (scheduler.on_resume_change=replan re-plans a changed one, scheduler.cooldown branches it)
     resume_from: Any = field(default=None, metadata={"rule": _path})
     # true: also write schedule.png (loads matplotlib: about half a second more)
     plot: Any = field(default=False, metadata={"rule": _flag})
@@ -209,9 +215,9 @@ def _task_schema(cfg: DictConfig) -> type:
 def check_job(cfg: DictConfig) -> None:
     """Check every key of the job's own config against its rule (the scheduler node checks itself).
 
-    Then what the keys mean together: ``task=train`` trains from step 0 with one float-LR param
-    group, so a key that only the preview reads (``resume_from``, ``optimizer.tensor_lr``,
-    ``optimizer.group_lrs``) is refused there rather than ignored; ``resume_from`` must exist.
+    Then what the keys mean together: ``task=train`` trains one float-LR param group, so a key
+    that only the preview reads (``optimizer.tensor_lr``, ``optimizer.group_lrs``) is refused there
+    rather than ignored; ``resume_from`` must exist.
     """
     job = _checked(cfg, "", JobConf)
     optimizer = _checked(cfg, "optimizer", OptimizerConf)
@@ -219,7 +225,6 @@ def check_job(cfg: DictConfig) -> None:
     _checked(cfg, "task", schema)
     if schema is TrainTaskConf:
         preview_only = {
-            "resume_from": (job["resume_from"], None, "training starts at step 0 and writes no checkpoint"),
             "optimizer.tensor_lr": (optimizer["tensor_lr"], False, "the MLP trains with a float LR"),
             "optimizer.group_lrs": (optimizer["group_lrs"], None, "the MLP trains with one param group"),
         }

@@ -9,6 +9,11 @@ trainer's horizon in that unit, or checks an already built one against it. Durat
 (``"3ep"``, ``warmup_steps: 0.5ep``) count the trainer's optimizer steps per epoch. Lightning
 itself is imported only by the caller.
 
+A stable run declared open-ended (``kind: constant``, ``max_steps: null``) is built without the
+trainer's horizon, so a checkpoint of it can start a cooldown branch (``cooldown: ...``,
+:mod:`bounded_lr_resolver.branch`) under a trainer of any length: give the branch's trainer
+``max_steps`` = the checkpoint's step + the cooldown.
+
 Per-epoch schedules (``interval="epoch"``): each epoch trains at the LR of its epoch number, so a
 warmup from LR 0 would spend the whole first epoch at 0 (refused: give ``warmup_start_factor``),
 and with ``final_lr_at="max_steps"`` (torch's convention) the LR reaches ``final_lr`` when the last
@@ -112,10 +117,12 @@ def lightning_scheduler(
         scheduler = make
     else:
         keywords = getattr(make, "keywords", {})
-        extra = {}
+        extra: dict[str, Any] = {"max_steps": horizon}
+        if keywords.get("kind") == "constant" and keywords.get("max_steps") is None:
+            del extra["max_steps"]  # an open-ended stable run: its checkpoints branch under any horizon
         if _uses_epochs(keywords):
             extra["steps_per_epoch"] = _epoch_size(keywords, trainer, interval)
-        scheduler = make(optimizer=optimizer, max_steps=horizon, **extra)
+        scheduler = make(optimizer=optimizer, **extra)
     if interval == "epoch":
         _check_first_epoch(scheduler)
     return {"scheduler": scheduler, "interval": interval, "frequency": 1}

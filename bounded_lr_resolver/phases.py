@@ -48,6 +48,7 @@ class Plan:
         peak: the highest LR allowed (a schedule's ``initial_lr``); a group whose base LR differs
             follows :meth:`scaled`.
         where: the name used in error messages.
+        label: what the messages call the list (``phases[2].end_lr``; a branch's ``cooldown``).
 
     Examples:
         >>> plan = Plan(0.0, [Phase("linear", 10, 0.1, rewarm=True), Phase("cosine", 90, 0.0)], peak=0.1)
@@ -64,6 +65,7 @@ class Plan:
         peak: float,
         where: str = "Plan",
         *,
+        label: str = "phases",
         _prepared_params: list[dict[str, Any]] | None = None,
     ) -> None:
         phases = tuple(phases)
@@ -75,7 +77,7 @@ class Plan:
         values: list[Callable[[int], float]] = []
         begin, at = 0, float(start_lr)
         for index, phase in enumerate(phases):
-            name = f"phases[{index}]"
+            name = f"{label}[{index}]"
             start = at if phase.start_lr is None else float(phase.start_lr)
             if _prepared_params is not None:
                 params = _prepared_params[index]

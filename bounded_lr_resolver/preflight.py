@@ -17,6 +17,14 @@ is a copy of it with its values set as Hydra sets them (``OmegaConf.update(..., 
 job that fails that way is composed in full before it is called bad, so the error shown is Hydra's
 own.
 
+A job that names a checkpoint (``ckpt_path``, the main job's ``resume_from``; see
+``checkpoint_keys``) is checked against it as loading it would be: a resume under changed bounds
+refused or re-planned, a cooldown branch planned from it (:mod:`bounded_lr_resolver.branch`:
+the checkpoint exists and loads, its step is in the stable run's hold, the cooldown fits and
+falls). What only run time can tell is never passed silently: a horizon (``max_steps: null``)
+without ``expected_max_steps``, a peak taken from the optimizer, a cooldown with no checkpoint
+named, are listed per job as not checked (the sweep goes on).
+
 Sweepers that sample as they go (Optuna) cannot be expanded in advance: for those, the base
 config (the command line's non-sweep overrides) is checked, and each sampled job is checked by
 the job itself.
@@ -33,6 +41,7 @@ from __future__ import annotations
 
 import copy
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 from hydra import compose
@@ -64,25 +73,61 @@ def _paths(node: Any, path: str = "") -> list[tuple[str, Any]]:
     return found
 
 
-def check_job_config(config: DictConfig) -> None:
+CHECKPOINT_KEYS = ("ckpt_path", "resume_from")
+"""Where a job's config names the checkpoint it resumes or branches from (lightning-hydra-template's
+``ckpt_path``, the main job's ``resume_from``), by default."""
+
+
+def check_job_config(config: DictConfig, checkpoint_keys: tuple[str, ...] = CHECKPOINT_KEYS) -> list[str]:
     """Resolve every ``${lr_*}`` and ``${blr.*}`` value and check every ``build_scheduler`` node of a job;
-    a ``bounded-lr`` job's own keys too (:func:`~bounded_lr_resolver.job_schema.check_job`)."""
+    a ``bounded-lr`` job's own keys too (:func:`~bounded_lr_resolver.job_schema.check_job`).
+
+    A job whose config names a checkpoint (the first of ``checkpoint_keys`` that is set) is checked
+    against it as loading would be (a resume refused or re-planned, a cooldown branch planned:
+    :func:`~bounded_lr_resolver.ckpt_file.check_resume`). Returns what could not be checked, one
+    line each: a horizon or peak left to run time without ``expected_max_steps``, a cooldown
+    without a checkpoint to plan it from.
+    """
+    from bounded_lr_resolver.ckpt_file import check_resume
     from bounded_lr_resolver.derived import declared
     from bounded_lr_resolver.job_schema import JobConf, check_job
 
     raw = OmegaConf.to_container(config, resolve=False)
+    notes: list[str] = []
+    key = next((name for name in checkpoint_keys if OmegaConf.select(config, name, default=None)), None)
     for path, value in _paths(raw):
         if isinstance(value, dict):  # a scheduler node: built without an optimizer, derived keys checked
             node = OmegaConf.select(config, path)
             fields = OmegaConf.to_container(node, resolve=True)
             assert isinstance(fields, dict)
-            declared({str(k): v for k, v in fields.items() if not str(k).startswith("_")})
+            values = {str(k): v for k, v in fields.items() if not str(k).startswith("_")}
+            declared(values)
+            notes += _unchecked(path or "<root>", values, key, checkpoint_keys)
+            if key is not None:
+                check_resume(OmegaConf.select(config, key), values, f"{path} from {key}", key)
         else:
             resolved = OmegaConf.select(config, path, throw_on_resolution_failure=True)
             if isinstance(resolved, (DictConfig, ListConfig)):
                 OmegaConf.to_container(resolved, resolve=True)
     if OmegaConf.get_type(config) is JobConf:
         check_job(config)
+    return notes
+
+
+def _unchecked(path: str, values: dict[str, Any], key: str | None, keys: tuple[str, ...]) -> list[str]:
+    """What a scheduler node leaves to run time that the preflight cannot check, one line each."""
+    late = [name for name in ("initial_lr", "max_steps") if values.get(name) is None]
+    if values.get("kind") == "constant" or values.get("expected_max_steps") is not None:
+        late = [name for name in late if name != "max_steps"]  # open-ended, or checked against it
+    notes = []
+    if late:
+        notes.append(
+            f"{path}: {' and '.join(late)} set at run time, not checked"
+            + (f" (declare {path}.expected_max_steps to check the horizon)" if "max_steps" in late else "")
+        )
+    if values.get("cooldown") is not None and key is None:
+        notes.append(f"{path}: cooldown not checked: no checkpoint named at {' or '.join(keys)}")
+    return notes
 
 
 def _reason(error: BaseException) -> str:
@@ -106,8 +151,9 @@ def _is_group(key: str) -> bool:
 class _Composer:
     """Each job's config: one compose per distinct structure, then the job's values set on a copy."""
 
-    def __init__(self, config_name: str) -> None:
+    def __init__(self, config_name: str, checkpoint_keys: tuple[str, ...] = CHECKPOINT_KEYS) -> None:
         self.config_name = config_name
+        self.checkpoint_keys = checkpoint_keys
         self.bases: dict[tuple[str, ...], DictConfig] = {}
         self.parser = OverridesParser.create()  # built once: the grammar is the same for every job
         self.groups: dict[str, bool] = {}  # key -> whether it names a config group (a lookup each)
@@ -128,7 +174,7 @@ class _Composer:
                 composed.append(text)
         return tuple(composed), values
 
-    def check(self, overrides: list[str]) -> None:
+    def check(self, overrides: list[str]) -> list[str]:
         try:
             structure, values = self.split(overrides)
             if structure not in self.bases:
@@ -141,9 +187,10 @@ class _Composer:
         except Exception:  # Hydra's own error, from a full compose of this job
             config = compose(config_name=self.config_name, overrides=overrides)
         try:
-            check_job_config(config)
+            return check_job_config(config, self.checkpoint_keys)
         except Exception:  # bad only if the fully composed job is bad too: its error is the one shown
-            check_job_config(compose(config_name=self.config_name, overrides=overrides))
+            full = compose(config_name=self.config_name, overrides=overrides)
+            return check_job_config(full, self.checkpoint_keys)
 
 
 def shared(jobs: list[list[str]]) -> set[str]:
@@ -156,26 +203,42 @@ def shared(jobs: list[list[str]]) -> set[str]:
 
 
 class SweepPreflight(Callback):
-    """Compose and check every job of a sweep in ``on_multirun_start``; exit 1 listing the bad ones."""
+    """Compose and check every job of a sweep in ``on_multirun_start``; exit 1 listing the bad ones.
+
+    Args:
+        checkpoint_keys: the config keys that may name the checkpoint a job resumes or branches
+            from (the first one set is checked; default ``ckpt_path``, then ``resume_from``).
+    """
+
+    def __init__(self, checkpoint_keys: Sequence[str] = CHECKPOINT_KEYS) -> None:
+        self.checkpoint_keys = tuple(str(key) for key in checkpoint_keys)
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         jobs = expected_jobs(config)
         if jobs is None:  # a sampling sweeper: its jobs do not exist yet
             jobs = [[str(item) for item in config.hydra.overrides.task if "," not in str(item)]]
-        composer = _Composer(str(config.hydra.job.config_name))
-        bad = []
+        composer = _Composer(str(config.hydra.job.config_name), self.checkpoint_keys)
+        bad, unchecked = [], []
         for number, overrides in enumerate(jobs):
             try:
-                composer.check(overrides)
+                unchecked += [(number, overrides, note) for note in composer.check(overrides)]
             except Exception as error:  # any failure to compose or resolve is this job's problem
                 bad.append((number, overrides, _reason(error)))
+        common = shared(jobs)
+        if unchecked:  # never a silent pass: what only run time can tell is said, per job
+            count = len({number for number, _, _ in unchecked})
+            head = f"SweepPreflight: {count} of {len(jobs)} jobs could not be checked in full"
+            print("\n".join(_table(head, unchecked, common, "not checked")), file=sys.stderr, flush=True)
         if not bad:
             return
-        lines = [f"SweepPreflight: {len(bad)} of {len(jobs)} jobs are bad; nothing was launched.", ""]
-        lines.append(f"  {'job':>5}  swept overrides | error")
-        common = shared(jobs)
-        for number, overrides, reason in bad:
-            own = " ".join(item for item in overrides if item not in common) or "-"
-            lines.append(f"  {number:>5}  {own} | {reason}")
-        print("\n".join(lines), file=sys.stderr, flush=True)
+        head = f"SweepPreflight: {len(bad)} of {len(jobs)} jobs are bad; nothing was launched."
+        print("\n".join(_table(head, bad, common, "error")), file=sys.stderr, flush=True)
         sys.exit(1)
+
+
+def _table(head: str, rows: list[tuple[int, list[str], str]], common: set[str], what: str) -> list[str]:
+    lines = [head, "", f"  {'job':>5}  swept overrides | {what}"]
+    for number, overrides, reason in rows:
+        own = " ".join(item for item in overrides if item not in common) or "-"
+        lines.append(f"  {number:>5}  {own} | {reason}")
+    return lines

@@ -169,8 +169,9 @@ def summary(view: Preview, check: BoundsCheck, verified: str, verified_label: st
     return "\n".join(lines)
 
 
-def phase_line(part: Part, label: str) -> str:
-    """One phase as the summary shows it: its steps, its ends, its shape and formula."""
+def phase_line(part: Part, label: str, given: str | None = None) -> str:
+    """One phase as the summary shows it: its steps (and the duration they were ``given`` as), its
+    ends, its shape and formula."""
     phase, shape = part.phase, SHAPES[part.phase.shape]
     params = "".join(f", {key}={value!r}" for key, value in phase.params if key != "plateaus")
     ends = f"at {part.start!r}" if shape.name == "constant" else f"{part.start!r} -> {part.end!r}"
@@ -178,7 +179,8 @@ def phase_line(part: Part, label: str) -> str:
     rise = " (rewarm)" if phase.rewarm and part.end > part.start else ""
     formula = "" if shape.name == "constant" else f": {shape.formula}"
     return (
-        f"  {label:<12} steps {part.begin}..{part.stop} ({phase.steps}): {shape.name} {ends}{start}{rise}"
+        f"  {label:<12} steps {part.begin}..{part.stop} ({phase.steps}{f' = {given}' if given else ''}): "
+        f"{shape.name} {ends}{start}{rise}"
         f"{params}{formula}"
     )
 
@@ -189,9 +191,16 @@ def derived_lines(s: Schedule) -> list[str]:
         first = 1 if s.warmup_steps else 0
         parts = s.plan.parts
         if s.kind == "phases":
-            return [phase_line(part, f"phases[{i - first}]") for i, part in enumerate(parts) if i >= first]
+            return [
+                phase_line(part, f"phases[{i - first}]", s.given.get(f"phases[{i - first}].steps"))
+                for i, part in enumerate(parts)
+                if i >= first
+            ]
         return [
-            phase_line(part, "hold" if part.phase.shape == "constant" else "decay") for part in parts[first:]
+            phase_line(part, "hold")
+            if part.phase.shape == "constant"
+            else phase_line(part, "decay", s.given.get("decay_steps"))
+            for part in parts[first:]
         ]
     lines = [f"  gamma        {s.gamma!r}  (= (final_lr / initial_lr) ** (1 / n_updates))"]
     if s.step_size is not None:

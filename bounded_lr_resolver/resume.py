@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from bounded_lr_resolver.branch import check_root, cooldown_rest, inside_branch
 from bounded_lr_resolver.checkpoint import (
     FP32_RTOL,
     LOAD,
@@ -37,6 +38,7 @@ from bounded_lr_resolver.checkpoint import (
     recorded_plans,
     same_bounds,
 )
+from bounded_lr_resolver.durations import Context
 from bounded_lr_resolver.errors import BoundedLRError, ResumeMismatchError
 from bounded_lr_resolver.phases import Part, Phase, Plan
 from bounded_lr_resolver.schedule import Schedule
@@ -57,6 +59,7 @@ class Decision:
     segments: list[tuple[int, list[Plan]]]
     before: list[Plan] | None = None  # what the checkpoint followed (None: the same as plans)
     declared: list[Schedule] | None = None  # what the checkpoint's config declared (None: this one)
+    branches: tuple[int, ...] = ()  # the steps at which a cooldown branch was planned
 
     @property
     def resumed_at(self) -> tuple[int, ...]:
@@ -86,26 +89,32 @@ def same_future(old: Schedule, new: Schedule, step: int) -> bool:
     return _future(old.plan, step) == _future(new.plan, step)
 
 
-def decide(saved: Saved, declared: Sequence[tuple[Schedule, float]], on_resume_change: str) -> Decision:
-    """Keep the checkpoint's plan, accept an unchanged future, re-plan, or raise naming why."""
+def decide(
+    saved: Saved,
+    declared: Sequence[tuple[Schedule, float]],
+    on_resume_change: str,
+    branch_of_branch: bool = False,
+) -> Decision:
+    """Keep the checkpoint's plan, accept an unchanged future, re-plan, branch, or raise naming why.
+
+    A declaration with a ``cooldown`` plans a branch from the checkpoint's step
+    (:mod:`bounded_lr_resolver.branch`); ``branch_of_branch`` allows one from a checkpoint taken
+    inside a branch.
+    """
     ours = [dict(schedule.bounds(), base_lr=base) for schedule, base in declared]
     if same_bounds(saved.bounds, ours):
         return _recorded(saved, declared)
+    if any(schedule.cooldown for schedule, _ in declared):
+        return _branch(saved, declared, ours, branch_of_branch)
     step = saved.last_epoch
-    try:
-        old = [
-            (Schedule(**{k: v for k, v in bounds.items() if k != "base_lr"}), float(bounds["base_lr"]))
-            for bounds in saved.bounds
-        ]
-    except (TypeError, KeyError, ValueError):  # not our bounds at all: refuse as before
-        raise ResumeMismatchError(describe_mismatch(saved.bounds, ours, readable=False)) from None
+    old = _checkpoint_schedules(saved, ours)
     unchanged = all(
         same_future(before, schedule, step) and math.isclose(before_base, base, rel_tol=FP32_RTOL)
         for (before, before_base), (schedule, base) in zip(old, declared, strict=True)
     )
     if unchanged:  # follow what the checkpoint followed: the same future, and its history as trained
         plans = recorded_plans(saved.origin or old, saved.segments)
-        return Decision(plans, list(saved.origin), list(saved.segments))
+        return Decision(plans, list(saved.origin), list(saved.segments), branches=saved.branches)
     if on_resume_change != "replan":
         raise ResumeMismatchError(describe_mismatch(saved.bounds, ours))
     origin = saved.origin or old
@@ -118,14 +127,52 @@ def decide(saved: Saved, declared: Sequence[tuple[Schedule, float]], on_resume_c
     # trained under it, and two rests from one step would be one too many
     earlier = [entry for entry in saved.segments if entry[0] != step]
     segments = [*earlier, (step, rests)]
-    return Decision(recorded_plans(origin, segments), list(origin), segments, current, [s for s, _ in old])
+    branches = tuple(at for at in saved.branches if at != step)
+    plans = recorded_plans(origin, segments)
+    return Decision(plans, list(origin), segments, current, [s for s, _ in old], branches)
+
+
+def _checkpoint_schedules(saved: Saved, ours: list[dict[str, Any]]) -> list[tuple[Schedule, float]]:
+    """What the checkpoint's config declared, rebuilt; a refusal if they are no schedule's bounds."""
+    try:
+        return [
+            (Schedule(**{k: v for k, v in bounds.items() if k != "base_lr"}), float(bounds["base_lr"]))
+            for bounds in saved.bounds
+        ]
+    except (TypeError, KeyError, ValueError):  # not our bounds at all: refuse as before
+        raise ResumeMismatchError(describe_mismatch(saved.bounds, ours, readable=False)) from None
+
+
+def _branch(
+    saved: Saved, declared: Sequence[tuple[Schedule, float]], ours: list[dict[str, Any]], nested: bool
+) -> Decision:
+    """A cooldown branch from the checkpoint's step: its history kept, each group's cooldown after it."""
+    check_root(saved, ours, nested)
+    step = saved.last_epoch
+    old = _checkpoint_schedules(saved, ours)
+    origin = saved.origin or old
+    current = recorded_plans(origin, saved.segments)
+    rests = []
+    for (schedule, base), plan in zip(declared, current, strict=True):
+        ratio = 1.0 if base == schedule.initial_lr else base / schedule.initial_lr
+        cooldown = [  # a group's floors at its own scale, as its plan is
+            {**entry, "end_lr": entry["end_lr"] * ratio} if entry.get("end_lr") and ratio != 1.0 else entry
+            for entry in schedule.cooldown
+        ]
+        context = Context(None, schedule.steps_per_epoch, schedule.tokens_per_step, at_run_time=True)
+        rests.append(cooldown_rest(cooldown, plan, step, context, nested=inside_branch(saved)))
+    segments = [*(entry for entry in saved.segments if entry[0] != step), (step, rests)]
+    branches = (*(at for at in saved.branches if at != step), step)
+    plans = recorded_plans(origin, segments)
+    return Decision(plans, list(origin), segments, current, [s for s, _ in old], branches)
 
 
 def _recorded(saved: Saved, declared: Sequence[tuple[Schedule, float]]) -> Decision:
     """The checkpoint's own plan: its recorded re-plans, or (never re-planned) the declared schedules."""
     if not saved.segments:
         return Decision([schedule.plan_for(base) for schedule, base in declared], [], [])
-    return Decision(recorded_plans(saved.origin, saved.segments), list(saved.origin), list(saved.segments))
+    plans = recorded_plans(saved.origin, saved.segments)
+    return Decision(plans, list(saved.origin), list(saved.segments), branches=saved.branches)
 
 
 def _refuse(field: str, old: object, new: object, why: str, fix: str) -> ResumeMismatchError:

@@ -19,11 +19,11 @@ from bounded_lr_resolver.errors import missing_extra  # before the optional impo
 try:
     import numpy as np
     import numpy.typing as npt
-    import torch
+    import torch  # noqa: F401 - the resumed preview steps the real scheduler
 except ModuleNotFoundError as error:
     raise missing_extra(error, "the resumed preview") from None
 
-from bounded_lr_resolver.errors import bad_value
+from bounded_lr_resolver.ckpt_file import scheduler_state
 from bounded_lr_resolver.phases import Plan
 from bounded_lr_resolver.preview import preview
 from bounded_lr_resolver.report import MAX_CSV_ROWS, phase_line, write_csv
@@ -43,25 +43,7 @@ _JOB = "bounded-lr"
 
 def load_scheduler_state(path: str) -> dict[str, Any]:
     """A scheduler state dict from ``path``: plain data only (``weights_only=True``)."""
-    file = Path(path)
-    if not file.is_file():
-        raise bad_value(_JOB, "resume_from", "an existing checkpoint file", {"resume_from": path})
-    try:
-        data = torch.load(file, map_location="cpu", weights_only=True)
-    except Exception as error:  # pickle, zip and torch's own errors alike
-        raise bad_value(
-            _JOB,
-            "resume_from",
-            "a checkpoint torch.load(weights_only=True) can read",
-            {"resume_from": path, "error": f"{type(error).__name__}: {error}"[:200]},
-        ) from None
-    if isinstance(data, dict) and isinstance(data.get("lr_schedulers"), list) and data["lr_schedulers"]:
-        data = data["lr_schedulers"][0]  # a Lightning checkpoint
-    elif isinstance(data, dict) and isinstance(data.get("scheduler"), dict):
-        data = data["scheduler"]
-    if not isinstance(data, dict):
-        raise bad_value(_JOB, "resume_from", "a scheduler state dict", {"resume_from": path})
-    return data
+    return scheduler_state(path, _JOB, "resume_from")
 
 
 @dataclass(frozen=True)
@@ -93,7 +75,9 @@ def resume_summary(view: ResumedView, scheduler: BoundedLR, path: str) -> tuple[
     """The terminal summary of a resumed plan and whether the re-plan's promises hold."""
     plan, r = view.plan, view.resumed_at
     new = scheduler.schedules[0]
-    end = new.max_steps - (new.final_lr_at == "last_step")
+    branch = r in scheduler.branches  # a cooldown branch ends where its cooldown does
+    end = plan.total if branch else new.max_steps - (new.final_lr_at == "last_step")
+    final, last = (plan.final, plan.total) if branch else (new.final_lr, new.max_steps)
     lines = [f"bounded-lr: resumed at step {r} (LR {view.lr_at_resume!r}) from {path}"]
     if view.rest is None:
         lines.append(
@@ -101,16 +85,15 @@ def resume_summary(view: ResumedView, scheduler: BoundedLR, path: str) -> tuple[
         )
     else:
         old = scheduler.checkpoint_schedules[0]
+        length = "open-ended" if old.open_ended else f"over {old.max_steps} steps"
         lines.append(
-            f"  history      steps 0..{r}: {old.kind} {old.initial_lr:g} -> {old.final_lr:g} over "
-            f"{old.max_steps} "
-            "steps (the checkpoint's plan)"
+            f"  history      steps 0..{r}: {old.kind} {old.initial_lr:g} -> {old.final_lr:g} {length} "
+            "(the checkpoint's plan)"
         )
+        how = "scheduler.cooldown: a branch of the stable run" if branch else "on_resume_change=replan"
         lines.append(
-            f"  re-planned   steps {r + 1}..{new.max_steps}: {view.lr_at_resume!r} -> {new.final_lr:g} "
-            "over the "
-            f"{new.max_steps - r} steps left (on_resume_change=replan); its phases, in steps since the "
-            "resume:"
+            f"  {'cooldown' if branch else 're-planned':<12} steps {r + 1}..{last}: {view.lr_at_resume!r} -> "
+            f"{final:g} over the {last - r} steps left ({how}); its phases, in steps since the resume:"
         )
         lines += ["  " + phase_line(part, f"rest[{i}]") for i, part in enumerate(view.rest.parts)]
     after = view.lrs[view.steps >= max(r, new.warmup_steps)]
@@ -119,17 +102,17 @@ def resume_summary(view: ResumedView, scheduler: BoundedLR, path: str) -> tuple[
         "continuous at the resume step": bool(view.lrs[view.steps == r][0] == view.lr_at_resume),
         "never increases after it": bool(np.all(np.diff(after) <= 0)) or _declares_rises(plan, r),
         "within [final_lr, LR at resume]": bool(
-            np.all(after >= new.final_lr) and (r < new.warmup_steps or np.all(after <= view.lr_at_resume))
+            np.all(after >= final) and (r < new.warmup_steps or np.all(after <= view.lr_at_resume))
         )
         or _declares_rises(plan, r),
-        f"final_lr from step {end}": bool(held.size and np.all(held == new.final_lr)),
+        f"final_lr from step {end}": bool(held.size and np.all(held == final)),
     }
     lines.append(f"  {'step':>12}  {'lr':<24} when")
     for label, step in (
         ("start", 0),
         ("resume", r),
         ("first step at final_lr", end),
-        ("after max_steps", new.max_steps),
+        ("after the last step" if branch else "after max_steps", last),
     ):
         lines.append(f"  {step:>12}  {plan.lr_at(step)!r:<24} {label}")
     ok = all(checks.values())
@@ -178,9 +161,10 @@ def write_resume_png(path: Path, view: ResumedView, title: str) -> None:
     rest = view.steps >= r
     axes.step(view.steps[rest], view.lrs[rest], where="post", label="the rest, re-planned")
     axes.axvline(r, color="tab:red", linestyle="--", linewidth=1, label=f"resume (step {r})")
-    axes.set_yscale("log")
+    zero = float(view.lrs.min()) <= 0.0  # a cooldown to 0: no log axis
+    axes.set_yscale("linear" if zero else "log")
     axes.set_xlabel("scheduler step")
-    axes.set_ylabel("learning rate (log scale)")
+    axes.set_ylabel("learning rate" if zero else "learning rate (log scale)")
     axes.set_title(title, fontsize=10)
     axes.grid(True, which="major", alpha=0.3)
     axes.legend(fontsize=8, loc="lower left")

@@ -27,7 +27,7 @@ No numpy, no torch: the plugin imports the core in every Hydra app.
 from __future__ import annotations
 
 import math
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from bounded_lr_resolver import bounds as b
 from bounded_lr_resolver.checks import (
@@ -39,7 +39,7 @@ from bounded_lr_resolver.checks import (
     hint_for,
 )
 from bounded_lr_resolver.decays import derive_gamma
-from bounded_lr_resolver.declared import PHASE_KEYS, declared_phases
+from bounded_lr_resolver.declared import PHASE_KEYS, declared_cooldown, declared_phases
 from bounded_lr_resolver.durations import Context, steps_of
 from bounded_lr_resolver.errors import bad_type, bad_value
 from bounded_lr_resolver.fields import (
@@ -108,6 +108,7 @@ class Schedule(ScheduleView):
         phases: object = None,
         steps_per_epoch: object = None,
         tokens_per_step: object = None,
+        cooldown: object = None,
         at_run_time: tuple[str, ...] = (),
         where: str = "Schedule",
         **params: object,
@@ -129,6 +130,10 @@ class Schedule(ScheduleView):
         self.given: dict[str, str] = {}  # lengths given as durations, as given
         late = bool({"max_steps", "steps_per_epoch", "tokens_per_step"} & set(self.at_run_time))
         context = Context(None, self.steps_per_epoch, self.tokens_per_step, late)
+        # a stable run (kind="constant") may leave max_steps out: it holds for as long as training runs
+        self.open_ended: bool = max_steps is None and self.kind == "constant"
+        if self.open_ended:
+            max_steps = check_count(where, "warmup_steps", warmup_steps, minimum=0) + 1
         self.max_steps: int = self._length("max_steps", max_steps, context)
         context = Context(self.max_steps, self.steps_per_epoch, self.tokens_per_step, late)
         self._context = context
@@ -160,6 +165,17 @@ class Schedule(ScheduleView):
         )
         self.plan: Plan = Plan(start, [*warmup, *body], self.initial_lr, where)
         self._scaled: dict[float, Plan] = {}
+        self.cooldown = declared_cooldown(where, cooldown)
+        last = self.plan.parts[-1]
+        if self.cooldown and not (last.phase.shape == "constant" and last.start == last.end):
+            raise bad_value(
+                where,
+                "cooldown",
+                "declared on a stable run: a schedule that ends in a hold (kind='constant', or "
+                "kind='phases' ending in a constant phase)",
+                {"kind": self.kind},
+                "Declare the stable run the checkpoint was trained with, and add cooldown to it",
+            )
 
     # -- declaration -> phases ------------------------------------------------------------------
 
@@ -220,6 +236,9 @@ class Schedule(ScheduleView):
                 context=self._context,
                 warmup_given=self.given.get("warmup_steps"),
             )
+            for index, entry in enumerate(cast("list[dict[str, Any]]", phases)):  # checked above
+                if isinstance(entry.get("steps"), str):
+                    self.given[f"phases[{index}].steps"] = entry["steps"]
             self.final_lr = self.phases[-1].end_lr
             return list(self.phases)
         self.final_lr = self._final(final_lr)

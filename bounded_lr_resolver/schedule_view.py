@@ -43,6 +43,8 @@ class ScheduleView:
     decay_shape: str | None
     params: dict[str, Any]
     phases: tuple[Phase, ...]
+    cooldown: tuple[dict[str, Any], ...]
+    open_ended: bool
     plan: Plan
     _gamma: float
     _plateaus: int
@@ -175,7 +177,7 @@ class ScheduleView:
         data: dict[str, object] = {
             "initial_lr": self.initial_lr,
             "final_lr": self.final_lr,
-            "max_steps": self.max_steps,
+            "max_steps": None if self.open_ended else self.max_steps,
         }
         if self.stepwise:
             data["n_updates"] = self.n_updates
@@ -188,4 +190,6 @@ class ScheduleView:
             data["warmup_shape"] = self.warmup_shape
         if self.kind == "phases":
             data["phases"] = [phase.as_dict() for phase in self.phases]
+        if self.cooldown:
+            data["cooldown"] = [dict(entry) for entry in self.cooldown]
         return data

@@ -24,8 +24,9 @@ except ModuleNotFoundError as error:
     raise missing_extra(error, "BoundedLR (the torch scheduler)") from None
 
 from bounded_lr_resolver import _compat
+from bounded_lr_resolver.built import record_build
 from bounded_lr_resolver.checkpoint import LOAD, parse, tail_record
-from bounded_lr_resolver.errors import StepCountWarning, bad_type, bad_value
+from bounded_lr_resolver.errors import ResumeMismatchError, StepCountWarning, bad_type, bad_value
 from bounded_lr_resolver.phases import Plan
 from bounded_lr_resolver.resume import ON_RESUME_CHANGE, Decision, decide
 from bounded_lr_resolver.schedule import Schedule
@@ -62,6 +63,8 @@ class BoundedLR(LRScheduler):
         on_resume_change: what :meth:`load_state_dict` does with a checkpoint saved under other
             bounds: ``"refuse"`` (raise :class:`~bounded_lr_resolver.errors.ResumeMismatchError`)
             or ``"replan"`` (plan the rest of the run, see :mod:`bounded_lr_resolver.resume`).
+        branch_of_branch: a schedule with a ``cooldown`` may branch from a checkpoint taken inside
+            another branch (refused by default, see :mod:`bounded_lr_resolver.branch`).
     """
 
     def __init__(
@@ -70,11 +73,18 @@ class BoundedLR(LRScheduler):
         plan: Sequence[tuple[Schedule, float]],
         last_epoch: int = -1,
         on_resume_change: str = "refuse",
+        branch_of_branch: bool = False,
     ) -> None:
         if on_resume_change not in ON_RESUME_CHANGE:
             rule = f"one of {list(ON_RESUME_CHANGE)}"
             raise bad_value("BoundedLR", "on_resume_change", rule, {"on_resume_change": on_resume_change})
         self._on_resume_change = on_resume_change
+        if not isinstance(branch_of_branch, bool):
+            raise bad_type("BoundedLR", "branch_of_branch", "true or false", branch_of_branch)
+        self._branch_of_branch = branch_of_branch
+        # a declared cooldown is planned from the stable run's checkpoint: stepping before one is
+        # loaded would train the stable run under the branch's name
+        self._branch_pending = any(schedule.cooldown for schedule, _ in plan)
         groups = optimizer.param_groups
         if len(plan) != len(groups):
             raise bad_value(
@@ -146,6 +156,11 @@ class BoundedLR(LRScheduler):
         return segments[-1][1][group] if segments else None
 
     @property
+    def branches(self) -> tuple[int, ...]:
+        """The steps at which a loaded checkpoint began a cooldown branch (see ``branch.py``)."""
+        return self._decision.branches
+
+    @property
     def factors(self) -> tuple[float, ...]:
         """Each param group's factor from LR changes made outside the scheduler (1.0: none)."""
         return tuple(self._factors)
@@ -171,6 +186,12 @@ class BoundedLR(LRScheduler):
         """
         if epoch is not None and (isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0):
             raise bad_value("BoundedLR.step", "epoch", "a whole number >= 0 (or left out)", {"epoch": epoch})
+        if self._branch_pending and self.last_epoch >= 0:
+            raise ResumeMismatchError(
+                "BoundedLR.step: a cooldown branch must load its stable run's checkpoint before it "
+                "steps, got none loaded. Load it (scheduler.load_state_dict(...), Lightning's "
+                "ckpt_path, the main job's resume_from), or leave cooldown out to train the stable run"
+            )
         self._steps_taken += 1
         if self._steps_taken > 2 * self._optimizer_steps + _STEP_SLACK:
             self._warn_step_count()
@@ -347,6 +368,7 @@ class BoundedLR(LRScheduler):
                 for step, rests in decision.segments
             ],
             "origin": [dict(schedule.bounds(), base_lr=base) for schedule, base in decision.origin],
+            **({"branches": list(decision.branches)} if decision.branches else {}),
         }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
@@ -367,7 +389,7 @@ class BoundedLR(LRScheduler):
             BoundsError, BoundsTypeError: a truncated or foreign checkpoint, naming the field.
         """
         saved = parse(state_dict, self._declared)
-        decision = decide(saved, self._schedules, self._on_resume_change)
+        decision = decide(saved, self._schedules, self._on_resume_change, self._branch_of_branch)
         groups = self.optimizer.param_groups
         adopted = saved.adopted
         present = min(len(adopted), len(groups) - self._declared)  # the others join when added
@@ -375,6 +397,7 @@ class BoundedLR(LRScheduler):
             check_group_lr(LOAD, index, groups[index]["lr"])
         # -- apply: nothing below raises
         self._decision = decision
+        self._branch_pending = self._branch_pending and not decision.branches
         self._steps_taken = 0
         if self._optimizer_steps < _WARNED:
             self._optimizer_steps = 0
@@ -395,6 +418,10 @@ class BoundedLR(LRScheduler):
         self._step_count = saved.step_count
         self._written = None
         self._write(self.last_epoch)
+        if decision.segments:  # what the run follows from now on is on record (in a Hydra job)
+            schedules = [schedule for schedule, _ in self._schedules]
+            resumed = decision.resumed_at
+            record_build(schedules, None, self._plans[0], resumed_at=resumed, branches=decision.branches)
 
 
 def _main(bases: Sequence[float]) -> int:

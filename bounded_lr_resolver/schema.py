@@ -23,6 +23,7 @@ from typing import Any, List, Optional  # noqa: UP035 - OmegaConf 2.3 reads typi
 from omegaconf import DictConfig, OmegaConf
 
 from bounded_lr_resolver.bounds import SHAPE_KINDS, STEP_KINDS
+from bounded_lr_resolver.fields import STABLE_KINDS
 from bounded_lr_resolver.options import COMMON, OPTIONS
 from bounded_lr_resolver.schedule import DECAY_SHAPES, WARMUP_SHAPES
 from bounded_lr_resolver.shapes import SHAPES
@@ -48,6 +49,8 @@ FIELD_DOCS: dict[str, str] = {
     "steps_per_epoch": "optimizer steps per epoch, for lengths in ep",
     "tokens_per_step": "tokens per optimizer step (global batch x sequence length), for lengths in tok",
     "on_resume_change": "refuse | replan: resuming a checkpoint saved under other bounds",
+    "cooldown": "a stable run's branch: {shape, steps, end_lr} (or a list), after the checkpoint's step",
+    "branch_of_branch": "true: a cooldown may also branch from a checkpoint taken inside a branch",
     "n_updates": "number of decays",
     "gamma": "derived: (final_lr / initial_lr) ** (1 / n_updates)",
     "step_size": "derived: steps between decays",
@@ -71,6 +74,8 @@ _TYPES: dict[str, Any] = {
     "steps_per_epoch": Optional[int],  # noqa: UP045
     "tokens_per_step": Optional[int],  # noqa: UP045
     "on_resume_change": str,
+    "cooldown": Any,
+    "branch_of_branch": bool,
     "expected_max_steps": Optional[int],  # noqa: UP045
     "n_updates": Optional[int],  # noqa: UP045 - derived (exponential), None while max_steps is
     "gamma": Optional[float],  # noqa: UP045 - set at run time
@@ -118,6 +123,8 @@ def schema(name: str) -> type:
     values: dict[str, Any] = {"_target_": TARGET, "kind": kind, **COMMON, **own, **declared}
     values.update(steps_per_epoch=None, tokens_per_step=None, on_resume_change="refuse")
     values.update(expected_max_steps=None)
+    if kind in STABLE_KINDS:  # a stable run's option can declare a cooldown branch
+        values.update(cooldown=None, branch_of_branch=False)
     first = ["_target_", "kind", "initial_lr", "final_lr", "max_steps"]
     middle = [key for key in own if key not in derived]
     order = [*first, *middle, *(k for k in values if k not in {*first, *middle, *derived}), *derived]

@@ -54,11 +54,15 @@ def stepped(cfg: DictConfig, out: Path) -> dict[str, Any]:
         from bounded_lr_resolver.train import train  # tqdm, for the progress bar
 
         trained = train(cfg, make_scheduler, out)
+        scheduler, first = trained["scheduler"], trained["first"]
+        main = main_group(scheduler)
+        steps = np.arange(first, first + trained["lrs"].size, dtype=np.int64)
+        every = lr_curve(scheduler.plans[main], steps)  # the closed form of what it followed
+        what = f"trained {steps.size} steps" + (f" from step {first}" if first else "") + "; the LR of each"
+        verdict = verdict_of(*differences(trained["lrs"], every, False), what)
+        if first:  # resumed (re-planned, or a cooldown branch): the whole plan, as the preview shows it
+            return trained_from(cfg, scheduler, first, verdict, trained["final_loss"], out)
         schedule = schedule_from(cfg.scheduler, where="bounded-lr")
-        every = lr_curve(schedule, np.arange(schedule.max_steps, dtype=np.int64))  # training is O(steps)
-        verdict = verdict_of(
-            *differences(trained["lrs"], every, False), f"trained {schedule.max_steps} steps; the LR of each"
-        )
         return {
             "schedule": schedule,
             "view": preview(schedule),
@@ -77,6 +81,23 @@ def stepped(cfg: DictConfig, out: Path) -> dict[str, Any]:
     result.update(schedule=schedule, view=view)
     result["verdict"] = verify(optimizer, scheduler, schedule) if cfg.verify else spot_check(scheduler, view)
     return result
+
+
+def trained_from(
+    cfg: DictConfig, scheduler: BoundedLR, step: int, verdict: str, final_loss: float, out: Path
+) -> dict[str, Any]:
+    """``task=train resume_from=<checkpoint>``: the resumed plan's summary, the training's verdict."""
+    view = resumed_view(scheduler, main_group(scheduler), step)
+    text, ok = resume_summary(view, scheduler, str(cfg.resume_from))
+    print(f"{text}\n  trained      {verdict}\n  final loss   {final_loss:.6g}", flush=True)
+    kind = "a cooldown branch" if step in scheduler.branches else "the rest of the run"
+    write_resume_files(view, out, bool(cfg.plot), f"trained from step {step}: {kind}")
+    if not ok:
+        raise BoundsError(
+            f"{_JOB}: the resumed schedule must keep its promises, got one that breaks them (see 'bounds' "
+            "above); this is a bug in bounded-lr-resolver, please report it with the command line"
+        )
+    return {"resumed_at": step, "lr_at_resume": view.lr_at_resume, "final_loss": final_loss}
 
 
 def preview_optimizer(cfg: DictConfig) -> torch.optim.Optimizer:

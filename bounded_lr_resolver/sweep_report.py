@@ -1,15 +1,12 @@
-"""Read a sweep's job folders and write ``sweep_report.{csv,md,png}``: every job a row, whatever its files.
+"""Write ``sweep_report.{csv,md,png}`` for a sweep's jobs: every job a row, whatever its files.
 
-A job's row has its overrides, the schedule it ran (the one its scheduler was built with, from
-``scheduler.json`` where :mod:`bounded_lr_resolver.built` wrote one, so a horizon set at run time
-is the one shown, and ``set_at_run_time`` names such fields; else the one its config declares),
-its final loss (if it wrote ``result.json``: ``{"final_loss": <number>, ...}``), its status and
-error (from :mod:`bounded_lr_resolver.sweep`), and what is wrong
-with its files (``problem``). Every job file is untrusted input, read within bounds
-(:func:`bounded_lr_resolver.files.load_json`, :func:`~bounded_lr_resolver.files.load_yaml`): a
-cut-off, huge, deeply nested or foreign file, or a ``final_loss`` that is not a finite number, is
-that row's ``problem`` and never stops the report. Jobs whose schedule is known and that ran are
-plotted.
+Each job is read by :func:`~bounded_lr_resolver.job_files.read_job` (its overrides, the schedule it
+ran, its final loss from ``result.json``: ``{"final_loss": <number>, ...}``, and what is wrong with
+its files); its status and error come from :mod:`bounded_lr_resolver.sweep`. A row also has the
+step a cooldown branch began at (``branch_from``) and the two numbers that predict a run's final
+loss from its schedule, S1 and S2 (:mod:`bounded_lr_resolver.areas`). Jobs whose schedule is known
+and that ran are plotted; a sweep of cooldown branches is drawn as one family
+(:mod:`bounded_lr_resolver.family`).
 
 What the files show, and how they are made safe to open:
 
@@ -31,130 +28,17 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 import re
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, ListConfig, OmegaConf
-
-from bounded_lr_resolver.built import RECORD_FILE
+from bounded_lr_resolver.areas import areas
 from bounded_lr_resolver.errors import missing_extra
-from bounded_lr_resolver.files import atomic_write_text, load_json, load_yaml
-from bounded_lr_resolver.schedule import SCHEDULE_FIELDS, Schedule
+from bounded_lr_resolver.files import atomic_write_text
+from bounded_lr_resolver.job_files import RESULT_FILE, followed, read_job, schedule_from
+from bounded_lr_resolver.schedule import Schedule
 
 __all__ = ["RESULT_FILE", "read_job", "schedule_from", "swept", "write_report"]
-
-RESULT_FILE = "result.json"
-"""A job may write ``{"final_loss": ...}`` here; the sweep report then shows it."""
-
-
-def schedule_from(node: Any, where: str = "sweep report") -> Schedule:
-    """Build the :class:`Schedule` a scheduler config node (e.g. ``bounded_lr@scheduler: step``) declares."""
-    values = {key: node[key] for key in SCHEDULE_FIELDS if key in node}
-    return Schedule(where=where, **values)
-
-
-def read_job(
-    job_dir: Path, sweep_dir: Path, key: str = "scheduler", started_ns: int | None = None
-) -> dict[str, Any]:
-    """One job of a sweep: its overrides, schedule and final loss, or what is wrong with its files.
-
-    A bad file never stops the report: the job's row says what is wrong (``problem``) and the
-    other jobs are reported as usual. A job without a valid schedule is listed but not plotted.
-    A ``result.json`` older than ``started_ns`` (the job's start) was left by an earlier run and
-    is ignored, with a note. ``overrides`` is the job's list of overrides, or None if unknown.
-    """
-    job: dict[str, Any] = {
-        "job": str(job_dir.relative_to(sweep_dir)),
-        "overrides": None,
-        "schedule": None,
-        "final_loss": None,
-        "status": "",
-        "error": "",
-        "problem": "",
-        "set_at_run_time": "",
-    }
-    problems = []
-    try:
-        overrides = load_yaml(job_dir / ".hydra" / "overrides.yaml")
-        if not isinstance(overrides, ListConfig):
-            raise ValueError("not a list")
-        job["overrides"] = [str(item) for item in overrides]
-    except ValueError as error:
-        problems.append(f".hydra/overrides.yaml: {error}")
-    built = job_dir / RECORD_FILE  # what the job's scheduler was built with comes before the config
-    if built.exists() and started_ns is not None and built.stat().st_mtime_ns < started_ns:
-        problems.append(f"{RECORD_FILE}: older than this job (left by an earlier run), ignored")
-    elif built.exists():
-        try:
-            job["schedule"], job["set_at_run_time"] = _built(load_json(built))
-        except Exception as error:  # a damaged or foreign record is its row's problem
-            problems.append(f"{RECORD_FILE}: {error}")
-    if job["schedule"] is None:
-        try:
-            config = load_yaml(job_dir / ".hydra" / "config.yaml")
-            if not isinstance(config, DictConfig):
-                raise ValueError("not a mapping")
-            node = OmegaConf.select(config, key)
-            if node is None:
-                raise ValueError(f"no '{key}' node")
-            late = [name for name in ("initial_lr", "max_steps") if name in node and node[name] is None]
-            if late:
-                raise ValueError(
-                    f"{' and '.join(late)} set at run time, and the job recorded no {RECORD_FILE} (it "
-                    "built no scheduler, or not through build_scheduler)"
-                )
-            job["schedule"] = schedule_from(node)
-        except Exception as error:  # the job's values and schedule: any error is its row's
-            problems.append(f".hydra/config.yaml: {error}")
-    result_file = job_dir / RESULT_FILE
-    if result_file.exists() and started_ns is not None and result_file.stat().st_mtime_ns < started_ns:
-        problems.append(f"{RESULT_FILE}: older than this job (left by an earlier run), ignored")
-    elif result_file.exists():
-        try:
-            job["final_loss"] = _final_loss(load_json(result_file))
-        except ValueError as error:
-            problems.append(f"{RESULT_FILE}: {error}")
-    job["problem"] = "; ".join(problems)
-    return job
-
-
-def _built(record: object) -> tuple[Schedule, str]:
-    """The schedule a job's ``scheduler.json`` says it was built with, and what was set at run time."""
-    if not isinstance(record, dict) or record.get("format") != 1:
-        raise ValueError("not a scheduler record of this version")
-    schedules, late = record.get("schedules"), record.get("set_at_run_time")
-    if not isinstance(schedules, list) or not schedules or not isinstance(schedules[0], dict):
-        raise ValueError("no schedules")
-    if not isinstance(late, list) or not all(isinstance(name, str) for name in late):
-        raise ValueError("set_at_run_time is not a list of names")
-    return Schedule(where=RECORD_FILE, **schedules[0]), " ".join(late)
-
-
-def _final_loss(result: object) -> float:
-    """The finite ``final_loss`` of a parsed ``result.json``; ValueError says what is wrong."""
-    if not isinstance(result, dict):
-        raise ValueError("not a mapping")
-    loss = result.get("final_loss")
-    if isinstance(loss, bool) or not isinstance(loss, (int, float)):
-        raise ValueError(f"final_loss is not a number: {_short(loss)}")
-    try:
-        number = float(loss)
-    except OverflowError:
-        number = math.inf
-    if not math.isfinite(number):
-        raise ValueError(f"final_loss is not finite: {_short(loss)}")
-    return number
-
-
-def _short(value: object, limit: int = 40) -> str:
-    """``repr(value)``, cut to ``limit`` characters (a huge integer is not even converted)."""
-    if isinstance(value, int) and value.bit_length() > 4 * limit:
-        return f"<an integer of {value.bit_length()} bits>"
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
 
 _COLUMNS = (
     "job",
@@ -170,6 +54,9 @@ _COLUMNS = (
     "step_size",
     "shape",
     "final_loss",
+    "branch_from",
+    "S1",
+    "S2",
     "set_at_run_time",
     "status",
     "error",
@@ -221,6 +108,15 @@ def _rows(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
             )
         if job["final_loss"] is not None:
             row["final_loss"] = job["final_loss"]
+        plan, steps = followed(job)
+        if job.get("branch_at") is not None and plan is not None:  # a branch ends where its cooldown does
+            row.update(branch_from=job["branch_at"], final_lr=plan.final, max_steps=plan.total)
+            cooldown = [part for part in plan.parts if part.begin >= job["branch_at"]]
+            row["shape"] = "cooldown=" + ",".join(
+                f"{part.phase.shape}:{part.phase.steps}->{part.end:g}" for part in cooldown
+            )
+        if plan is not None and steps:
+            row["S1"], row["S2"] = areas(plan, steps, warmup=s.warmup_steps if s is not None else 0)
         rows.append(row)
     return rows
 
@@ -270,6 +166,41 @@ def _markdown(rows: list[dict[str, Any]], shared: list[str], own: list[list[str]
     return "\n".join(lines) + "\n"
 
 
+def _family(
+    png: Path,
+    plotted: list[dict[str, Any]],
+    rows: list[dict[str, Any]],
+    labels: dict[int, str],
+    name: str,
+    count: int,
+    failed: dict[Path, BaseException],
+) -> dict[Path, BaseException]:
+    """The PNG of a sweep of cooldown branches (:mod:`bounded_lr_resolver.family`)."""
+    from bounded_lr_resolver.family import write_family_png
+
+    by_job = {row["job"]: row for row in rows}
+    branches, others = [], []
+    for job in plotted:
+        plan, steps = followed(job)
+        entry = {"job": job["job"], "label": labels[id(job)] or str(job["job"]), "plan": plan, "steps": steps}
+        if job["branch_at"] is not None and steps:
+            row = by_job[job["job"]]
+            entry.update(branch_at=job["branch_at"], S1=row["S1"], S2=row["S2"], final_loss=job["final_loss"])
+            branches.append(entry)
+        elif steps:
+            others.append(entry)
+    title = f"{len(branches)} cooldown branches of one stable run: {name}" + (
+        f" ({count - len(branches) - len(others)} not plotted, see sweep_report.md)"
+        if len(branches) + len(others) < count
+        else ""
+    )
+    try:
+        write_family_png(png, branches, others, title)
+    except OSError as error:
+        failed[png] = error
+    return failed
+
+
 def _write(path: Path, text: str, failed: dict[Path, BaseException]) -> None:
     try:
         atomic_write_text(path, text)
@@ -313,6 +244,8 @@ def write_report(
 
     labels = {id(job): " ".join(overrides or []) for job, overrides in zip(jobs, own, strict=True)}
     plotted = [job for job in jobs if job["schedule"] is not None and job["status"] in ("", "COMPLETED")]
+    if any(job["branch_at"] is not None for job in plotted):  # a family of cooldown branches
+        return _family(png, plotted, rows, labels, name or sweep_dir.name, len(jobs), failed)
     curves = {
         f"{job['job']}: {labels[id(job)]}" if labels[id(job)] else str(job["job"]): preview(
             job["schedule"], max_points=20_000
