@@ -23,10 +23,10 @@ try:
 except ModuleNotFoundError as error:
     raise missing_extra(error, "BoundedLR (the torch scheduler)") from None
 
-from bounded_lr_resolver import _compat
 from bounded_lr_resolver.built import record_build
 from bounded_lr_resolver.checkpoint import LOAD, parse, tail_record
 from bounded_lr_resolver.errors import ResumeMismatchError, StepCountWarning, bad_type, bad_value
+from bounded_lr_resolver.group_lrs import GroupLRs, as_stored, check_group_lr, main_group, tensor_of
 from bounded_lr_resolver.phases import Plan
 from bounded_lr_resolver.resume import ON_RESUME_CHANGE, Decision, decide
 from bounded_lr_resolver.schedule import Schedule
@@ -37,7 +37,7 @@ _STEP_SLACK = 100  # AMP's GradScaler skips optimizer steps while it calibrates 
 _WARNED = 2**62  # optimizer steps counted once StepCountWarning was given
 
 
-class BoundedLR(LRScheduler):
+class BoundedLR(GroupLRs, LRScheduler):
     """An LR scheduler that follows a validated :class:`~bounded_lr_resolver.schedule.Schedule`.
 
     Each param group ``g`` has its own base LR ``b_g`` and follows the schedule's plan scaled to
@@ -103,7 +103,7 @@ class BoundedLR(LRScheduler):
         self._factors = [1.0] * len(self._plans)
         # The tensors behind tensor LRs: compiled graphs hold them, so every write fills these same
         # objects in place (older torch versions assign a float over them in their own step()).
-        self._lr_tensors: list[torch.Tensor | None] = [_tensor(group["lr"]) for group in groups]
+        self._lr_tensors: list[torch.Tensor | None] = [tensor_of(group["lr"]) for group in groups]
         self._written: list[float] | None = None  # the LR last written into each group (float64)
         self._versions: list[int] = []  # each tensor LR's version counter after the last write
         # groups a loaded checkpoint had adopted that the optimizer has not re-added yet
@@ -118,7 +118,7 @@ class BoundedLR(LRScheduler):
     @property
     def schedules(self) -> tuple[Schedule, ...]:
         """The schedule each param group follows (an added group: the main group's)."""
-        main = self._schedules[_main(self._bases[: self._declared])][0]
+        main = self._schedules[main_group(self._bases[: self._declared])][0]
         return tuple(schedule for schedule, _ in self._schedules) + (main,) * (
             len(self._plans) - self._declared
         )
@@ -225,121 +225,15 @@ class BoundedLR(LRScheduler):
         self.last_epoch = self.last_epoch + 1 if epoch is None else epoch
         self._write(self.last_epoch)
 
-    def _touched(self) -> bool:
-        """Whether any group was added or removed, or its LR changed, since our last write (cheap)."""
-        groups = self.optimizer.param_groups
-        written = self._written
-        if written is None or len(groups) != len(written):
-            return written is not None
-        for group, lr, tensor, version in zip(groups, written, self._lr_tensors, self._versions):  # noqa: B905
-            now = group["lr"]
-            if tensor is None:
-                if now != lr or now.__class__ is not float:
-                    return True
-            elif now is not tensor or _compat.version(tensor) != version:
-                return True
-        return False
-
-    def _follow_outside_changes(self) -> None:
-        """Adopt param groups added since the last step and fold outside LR changes into factors."""
-        groups = self.optimizer.param_groups
-        if len(groups) < len(self._plans):
-            raise bad_value(
-                "BoundedLR.step",
-                "optimizer.param_groups",
-                f"at least the {len(self._plans)} param groups this scheduler follows "
-                "(groups cannot be removed)",
-                {"param groups": len(groups)},
-            )
-        factors = list(self._factors)
-        for index, (group, tensor, lr) in enumerate(
-            zip(groups, self._lr_tensors, self._written or (), strict=False)
-        ):
-            check_group_lr("BoundedLR.step", index, group["lr"])  # whatever was written there
-            before = lr if tensor is None else float(_as_stored(tensor, lr))
-            now = float(group["lr"])
-            if now == before:
-                continue
-            if before == 0.0:
-                raise bad_value(
-                    "BoundedLR.step",
-                    f"param group {index}'s lr",
-                    "changed from outside only while the schedule's LR is above 0 "
-                    "(a factor on 0 is undefined)",
-                    {"lr": now, "scheduled lr": before, "step": self.last_epoch},
-                    "Start the warmup above 0 (warmup_start_factor > 0), or change the LR "
-                    "after the first step",
-                )
-            factors[index] *= now / before
-        adopted = [
-            self._adopt(index, group["lr"]) for index, group in enumerate(groups) if index >= len(self._plans)
-        ]
-        self._factors = factors
-        for plan, base, factor, tensor in adopted:
-            self._plans.append(plan)
-            self._bases.append(base)
-            self._factors.append(factor)
-            self._lr_tensors.append(tensor)
-
-    def _adopt(self, index: int, lr: object) -> tuple[Plan, float, float, torch.Tensor | None]:
-        """A group added after the build: it follows the main group's plan at its own ratio.
-
-        A group that a loaded checkpoint had adopted, re-added after the load (as Lightning's
-        BackboneFinetuning does on a resume), takes its base LR and factor from the checkpoint.
-        """
-        check_group_lr("BoundedLR.step", index, lr)
-        tensor = _tensor(lr)
-        main = _main(self._bases[: self._declared])
-        plan = self._plans[main]
-        if self._pending:
-            base, factor = self._pending.pop(0)
-            return plan.scaled(base) if base != self._bases[main] else plan, base, factor, tensor
-        value = float(lr)  # type: ignore[arg-type]
-        now = plan.lr_at(max(self.last_epoch, 0))
-        if now == 0.0:
-            return plan.scaled(value), value, 1.0, tensor
-        return plan, self._bases[main], value / now, tensor
-
-    def _write(self, step: int) -> None:
-        """Write every group's LR for ``step`` (filling tensor LRs in place); remember what was written.
-
-        Groups that follow the same plan share one evaluation. ``_versions`` holds each tensor LR's
-        version counter after every write, so an in-place change from outside is seen without
-        reading the tensor (no device sync), and a tensor shared by several groups is not mistaken
-        for one.
-        """
-        written: list[float] = []
-        last_plan: Plan | None = None
-        value = 0.0
-        tensors = self._lr_tensors
-        any_tensor = False
-        for group, plan, factor, tensor in zip(  # noqa: B905
-            self.optimizer.param_groups, self._plans, self._factors, tensors
-        ):
-            if plan is not last_plan:
-                value, last_plan = plan.lr_at(step), plan
-            lr = value if factor == 1.0 else value * factor
-            if tensor is None:
-                group["lr"] = lr
-            else:
-                tensor.fill_(lr)
-                group["lr"] = tensor
-                any_tensor = True
-            written.append(lr)
-        self._written = written
-        self._last_lr = written  # type: ignore[assignment]  # floats; get_last_lr gives the groups' types
-        if any_tensor or len(self._versions) != len(tensors):  # float LRs only: the zeros are kept
-            self._versions = [0 if tensor is None else _compat.version(tensor) for tensor in tensors]
-
     def get_last_lr(self) -> list[float | torch.Tensor]:
         """The LRs this scheduler last wrote, with the groups' own types (tensors are new copies)."""
         return [
-            lr if tensor is None else _as_stored(tensor, lr)
+            lr if tensor is None else as_stored(tensor, lr)
             for tensor, lr in zip(self._lr_tensors, self._written or (), strict=True)
         ]
 
     def __repr__(self) -> str:
-        schedule = self._schedules[_main(self._bases[: self._declared])][0]
+        schedule = self._schedules[main_group(self._bases[: self._declared])][0]
         fields = ", ".join(f"{key}={value!r}" for key, value in schedule.bounds().items())
         return f"BoundedLR({fields}, param_groups={len(self._plans)}, step={self.last_epoch})"
 
@@ -401,7 +295,7 @@ class BoundedLR(LRScheduler):
         self._steps_taken = 0
         if self._optimizer_steps < _WARNED:
             self._optimizer_steps = 0
-        main = _main(self._bases[: self._declared])
+        main = main_group(self._bases[: self._declared])
         main_plan = decision.plans[main]
         self._plans = list(decision.plans)
         self._bases = self._bases[: self._declared]
@@ -412,7 +306,7 @@ class BoundedLR(LRScheduler):
         self._pending = [(entry["base_lr"], entry["factor"]) for entry in adopted[present:]]
         self._factors = saved.factors + [entry["factor"] for entry in adopted[:present]]
         self._lr_tensors = self._lr_tensors[: self._declared] + [
-            _tensor(groups[index]["lr"]) for index in range(self._declared, self._declared + present)
+            tensor_of(groups[index]["lr"]) for index in range(self._declared, self._declared + present)
         ]
         self.last_epoch = saved.last_epoch
         self._step_count = saved.step_count
@@ -422,40 +316,3 @@ class BoundedLR(LRScheduler):
             schedules = [schedule for schedule, _ in self._schedules]
             resumed = decision.resumed_at
             record_build(schedules, None, self._plans[0], resumed_at=resumed, branches=decision.branches)
-
-
-def _main(bases: Sequence[float]) -> int:
-    """The group whose base LR is the largest (the one at initial_lr)."""
-    return max(range(len(bases)), key=bases.__getitem__)
-
-
-def _tensor(lr: object) -> torch.Tensor | None:
-    """The tensor behind a group's lr (filled in place on every write), or None for a float lr."""
-    return lr if isinstance(lr, torch.Tensor) else None
-
-
-def _as_stored(tensor: torch.Tensor, lr: float) -> torch.Tensor:
-    return torch.tensor(lr, dtype=tensor.dtype)
-
-
-def check_group_lr(where: str, index: int, lr: object, key: str = "lr") -> None:
-    """A group's lr (or ``key``, e.g. ``initial_lr``) is a float, or a 0-dim float32/float64 tensor.
-
-    Other tensors cannot hold the decays (float16 and bfloat16 keep ~3 digits, an integer or bool
-    rounds them to 0, a complex number has no order), and neither can text, a bool or None.
-    """
-    rule = "a float, or a 0-dim float32 or float64 tensor"
-    name = f"param group {index}'s {key}"
-    if isinstance(lr, torch.Tensor):
-        if lr.dtype not in (torch.float32, torch.float64):
-            if lr.is_complex():
-                why = "has no order (an optimizer compares lr < 0)"
-            elif lr.is_floating_point():
-                why = "cannot hold the decays exactly (it keeps about 3 significant digits)"
-            else:
-                why = "cannot hold the decays exactly (it rounds them to whole numbers, 0 below 1)"
-            raise bad_type(where, name, rule, lr, f"A {lr.dtype} LR {why}; give a float or a float32 tensor")
-        if lr.dim() != 0:
-            raise bad_value(where, name, rule, {f"{key} shape": tuple(lr.shape)})
-    elif isinstance(lr, bool) or not isinstance(lr, (int, float)):
-        raise bad_type(where, name, rule, lr)
