@@ -18,10 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from bounded_lr_resolver.files import atomic_write
 from bounded_lr_resolver.phases import Plan
 from bounded_lr_resolver.preview import preview
-from bounded_lr_resolver.report import csv_steps, pyplot
+from bounded_lr_resolver.report import csv_steps, pyplot, save_figure
 
 __all__ = ["write_family_png"]
 
@@ -73,11 +72,4 @@ def write_family_png(
         loss_axes.set_ylabel("final loss")
         loss_axes.grid(True, alpha=0.3)
     figure.subplots_adjust(left=0.09 / panels, right=0.98, top=0.93, bottom=0.11, wspace=0.25)
-
-    def write(temporary: Path) -> None:
-        figure.savefig(temporary, format="png")
-
-    try:
-        atomic_write(path, write)
-    finally:
-        plt.close(figure)
+    save_figure(path, figure)

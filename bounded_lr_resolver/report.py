@@ -34,6 +34,7 @@ __all__ = [
     "derived_lines",
     "key_steps",
     "phase_line",
+    "save_figure",
     "summary",
     "write_csv",
     "write_png",
@@ -241,6 +242,14 @@ def write_csv(path: Path, steps: npt.NDArray[np.int64], columns: dict[str, npt.N
     atomic_write(path, write)
 
 
+def save_figure(path: Path, figure: Any) -> None:
+    """Write a matplotlib figure as a PNG, atomically (a failed write leaves the old file), and close it."""
+    try:
+        atomic_write(path, lambda temporary: figure.savefig(temporary, format="png"))
+    finally:
+        pyplot().close(figure)
+
+
 def pyplot() -> Any:
     """matplotlib's ``pyplot`` on the Agg backend (files, no display); MissingExtraError names ``[plot]``."""
     try:
@@ -306,11 +315,4 @@ def write_png(
     # Fixed margins instead of tight_layout(), which measures every tick label and more than
     # doubles the time of a cold plot.
     figure.subplots_adjust(left=0.09 / panels, right=0.98, top=0.93, bottom=0.11, wspace=0.25)
-
-    def write(temporary: Path) -> None:
-        figure.savefig(temporary, format="png")
-
-    try:
-        atomic_write(path, write)
-    finally:
-        plt.close(figure)
+    save_figure(path, figure)

@@ -26,7 +26,7 @@ except ModuleNotFoundError as error:
 from bounded_lr_resolver.ckpt_file import scheduler_state
 from bounded_lr_resolver.phases import Plan
 from bounded_lr_resolver.preview import preview
-from bounded_lr_resolver.report import MAX_CSV_ROWS, phase_line, write_csv
+from bounded_lr_resolver.report import MAX_CSV_ROWS, phase_line, pyplot, save_figure, write_csv
 from bounded_lr_resolver.scheduler import BoundedLR
 
 __all__ = [
@@ -142,14 +142,7 @@ def write_resume_files(view: ResumedView, out: Path, plot: bool, title: str) -> 
 
 def write_resume_png(path: Path, view: ResumedView, title: str) -> None:
     """The old plan up to the resume step, the new plan after it, and the resume step marked."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
-    from bounded_lr_resolver.files import atomic_write
-
-    figure, axes = plt.subplots(figsize=(9, 5), dpi=110)
+    figure, axes = pyplot().subplots(figsize=(9, 5), dpi=110)
     r = view.resumed_at
     before = view.steps <= r
     axes.step(view.steps[before], view.lrs[before], where="post", label="history (the checkpoint's plan)")
@@ -169,7 +162,4 @@ def write_resume_png(path: Path, view: ResumedView, title: str) -> None:
     axes.grid(True, which="major", alpha=0.3)
     axes.legend(fontsize=8, loc="lower left")
     figure.subplots_adjust(left=0.09, right=0.98, top=0.93, bottom=0.11)
-    try:
-        atomic_write(path, lambda temporary: figure.savefig(temporary, format="png"))
-    finally:
-        plt.close(figure)
+    save_figure(path, figure)

@@ -35,14 +35,13 @@ def _cosine(t: int, warmup: int, total: int, peak: float, floor: float) -> float
     return floor + (peak - floor) * (1 + math.cos(math.pi * x)) / 2
 
 
-def _fit(scheduler: Any, interval: str, epochs: int, **trainer_args: Any) -> tuple[list[float], Any]:
-    """Fit a tiny module whose configure_optimizers is the three lines; the LR of every batch."""
+def _module(seen: list[float], scheduler: Any, interval: str = "step", stop_at: int | None = None) -> Any:
+    """A tiny LightningModule whose configure_optimizers is the three lines; it records the LR of
+    every batch in ``seen`` (and stops training after step ``stop_at``, as a preemption would)."""
     import lightning
     import torch
 
     from bounded_lr_resolver.lightning import configure_optimizers
-
-    seen: list[float] = []
 
     class Model(lightning.LightningModule):  # type: ignore[misc]
         def __init__(self) -> None:
@@ -53,25 +52,39 @@ def _fit(scheduler: Any, interval: str, epochs: int, **trainer_args: Any) -> tup
             seen.append(self.optimizers().param_groups[0]["lr"])
             return torch.nn.functional.mse_loss(self.layer(batch[0]), batch[1])
 
+        def on_train_batch_end(self, *args: Any) -> None:
+            if self.trainer.global_step == stop_at:
+                self.trainer.should_stop = True
+
         def configure_optimizers(self) -> dict[str, Any]:
             optimizer = torch.optim.SGD  # a callable taking params=, as Hydra's _partial_ optimizer
             return configure_optimizers(
                 self, lambda params: optimizer(params, lr=0.1), scheduler, interval=interval
             )
 
+    return Model()
+
+
+def _run(module: Any, ckpt_path: str | None = None, **trainer_args: Any) -> Any:
+    """Fit ``module`` on 64 samples in batches of 8 with a real Trainer; the trainer."""
+    import lightning
+    import torch
+
+    trainer_args.setdefault("enable_checkpointing", False)
     trainer = lightning.Trainer(
-        accelerator="cpu",
-        max_epochs=epochs,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        **trainer_args,
+        accelerator="cpu", logger=False, enable_progress_bar=False, enable_model_summary=False, **trainer_args
     )
     data = torch.utils.data.TensorDataset(torch.randn(64, 4), torch.randn(64, 1))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Lightning's advice (num_workers, ...) is its own
-        trainer.fit(Model(), torch.utils.data.DataLoader(data, batch_size=64 // BATCHES))
+        trainer.fit(module, torch.utils.data.DataLoader(data, batch_size=64 // BATCHES), ckpt_path=ckpt_path)
+    return trainer
+
+
+def _fit(scheduler: Any, interval: str, epochs: int, **trainer_args: Any) -> tuple[list[float], Any]:
+    """Fit the three lines over ``epochs``; the LR of every batch, and the trainer."""
+    seen: list[float] = []
+    trainer = _run(_module(seen, scheduler, interval), max_epochs=epochs, **trainer_args)
     return seen, trainer
 
 
@@ -253,60 +266,28 @@ def test_template_app_records_the_horizon_that_ran(tmp_path: Path) -> None:
     assert [row["warmup_steps"] for row in rows] == ["2", "2"]
 
 
+def _checkpoints(tmp_path: Path, **kwargs: Any) -> Any:
+    import lightning
+
+    return lightning.pytorch.callbacks.ModelCheckpoint(dirpath=tmp_path, save_top_k=-1, **kwargs)
+
+
 def test_a_cooldown_branch_from_a_lightning_checkpoint_of_the_stable_run(tmp_path: Path) -> None:
     """The recipe: an open-ended stable run checkpoints every 10 steps; a branch from step 20 with a
     linear cooldown over 10 steps to 0 is a second fit from that checkpoint, with max_steps 30."""
-    import lightning
-    import torch
-
-    from bounded_lr_resolver.lightning import configure_optimizers
-
-    seen: list[float] = []
-
-    class Model(lightning.LightningModule):  # type: ignore[misc]
-        def __init__(self, scheduler: Any) -> None:
-            super().__init__()
-            self.layer = torch.nn.Linear(4, 1)
-            self.scheduler = scheduler
-
-        def training_step(self, batch: list[torch.Tensor], batch_idx: int) -> torch.Tensor:
-            seen.append(self.optimizers().param_groups[0]["lr"])
-            return torch.nn.functional.mse_loss(self.layer(batch[0]), batch[1])
-
-        def configure_optimizers(self) -> dict[str, Any]:
-            return configure_optimizers(self, lambda params: torch.optim.SGD(params, lr=0.1), self.scheduler)
-
-    def fit(scheduler: Any, max_steps: int, ckpt_path: str | None = None) -> None:
-        every = lightning.pytorch.callbacks.ModelCheckpoint(
-            dirpath=tmp_path / "ckpt", every_n_train_steps=10, save_top_k=-1
-        )
-        trainer = lightning.Trainer(
-            accelerator="cpu",
-            max_steps=max_steps,
-            logger=False,
-            callbacks=[every],
-            enable_progress_bar=False,
-            enable_model_summary=False,
-        )
-        data = torch.utils.data.TensorDataset(torch.randn(64, 4), torch.randn(64, 1))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # Lightning's advice (num_workers, ...) is its own
-            trainer.fit(
-                Model(scheduler), torch.utils.data.DataLoader(data, batch_size=8), ckpt_path=ckpt_path
-            )
-
     stable = _shipped("constant", max_steps=None, initial_lr=None, warmup_steps=5, final_lr=None)
-    fit(stable, 40)
-    history = list(seen)
+    history: list[float] = []
+    every_10 = _checkpoints(tmp_path, every_n_train_steps=10)
+    _run(_module(history, stable), max_steps=40, callbacks=[every_10], enable_checkpointing=True)
     assert history[:6] == pytest.approx([0.0, 0.02, 0.04, 0.06, 0.08, 0.1], rel=1e-12)
     assert history[5:] == [0.1] * 35
-    [checkpoint] = [path for path in (tmp_path / "ckpt").iterdir() if "step=20" in path.name]
-    seen.clear()
+    [checkpoint] = [path for path in tmp_path.iterdir() if "step=20" in path.name]
     cooldown = {"shape": "linear", "steps": 10, "end_lr": 0.0}
     branch = _shipped(
         "constant", max_steps=None, initial_lr=None, warmup_steps=5, final_lr=None, cooldown=cooldown
     )
-    fit(branch, 30, ckpt_path=str(checkpoint))
+    seen: list[float] = []
+    _run(_module(seen, branch), ckpt_path=str(checkpoint), max_steps=30)
     assert seen[0] == history[20]  # bitwise: the LR the checkpoint trained at
     assert seen == pytest.approx([0.1 * (1 - i / 10) for i in range(10)], rel=1e-12)
 
@@ -314,54 +295,15 @@ def test_a_cooldown_branch_from_a_lightning_checkpoint_of_the_stable_run(tmp_pat
 def test_a_preempted_run_resumes_from_last_ckpt_under_a_longer_trainer(tmp_path: Path) -> None:
     """Lightning's last.ckpt (loaded with torch's weights_only default) of a run stopped at step 10 of
     20, resumed by a trainer of 40 steps: the three lines take the new horizon and
-    on_resume_change=replan spreads the rest of the cosine over the 30 steps left, exactly."""
-    import lightning
-    import torch
-
-    from bounded_lr_resolver.lightning import configure_optimizers
-
+    on_resume_change=replan continues the cosine over the 30 steps left, exactly."""
+    make = _shipped("cosine", max_steps=None, initial_lr=None, final_lr=0.0, on_resume_change="replan")
     seen: list[float] = []
-
-    class Model(lightning.LightningModule):  # type: ignore[misc]
-        def __init__(self, scheduler: Any) -> None:
-            super().__init__()
-            self.layer = torch.nn.Linear(4, 1)
-            self.scheduler = scheduler
-
-        def training_step(self, batch: list[torch.Tensor], batch_idx: int) -> torch.Tensor:
-            seen.append(self.optimizers().param_groups[0]["lr"])
-            return torch.nn.functional.mse_loss(self.layer(batch[0]), batch[1])
-
-        def on_train_batch_end(self, *args: Any) -> None:
-            if self.trainer.global_step == 10 and self.trainer.max_steps == 20:
-                self.trainer.should_stop = True  # preempted
-
-        def configure_optimizers(self) -> dict[str, Any]:
-            return configure_optimizers(self, lambda params: torch.optim.SGD(params, lr=0.1), self.scheduler)
-
-    def fit(max_steps: int, ckpt_path: str | None = None) -> None:
-        last = lightning.pytorch.callbacks.ModelCheckpoint(
-            dirpath=tmp_path, every_n_train_steps=10, save_last=True, save_top_k=-1
-        )
-        trainer = lightning.Trainer(
-            accelerator="cpu",
-            max_steps=max_steps,
-            logger=False,
-            callbacks=[last],
-            enable_progress_bar=False,
-            enable_model_summary=False,
-        )
-        data = torch.utils.data.TensorDataset(torch.randn(64, 4), torch.randn(64, 1))
-        make = _shipped("cosine", max_steps=None, initial_lr=None, final_lr=0.0, on_resume_change="replan")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # Lightning's advice (num_workers, ...) is its own
-            trainer.fit(Model(make), torch.utils.data.DataLoader(data, batch_size=8), ckpt_path=ckpt_path)
-
-    fit(20)
+    last = _checkpoints(tmp_path, every_n_train_steps=10, save_last=True)
+    _run(_module(seen, make, stop_at=10), max_steps=20, callbacks=[last], enable_checkpointing=True)
     assert seen == pytest.approx([_cosine(t, 0, 20, 0.1, 0.0) for t in range(10)], rel=1e-12)
     at = _cosine(10, 0, 20, 0.1, 0.0)
     seen.clear()
-    fit(40, ckpt_path=str(tmp_path / "last.ckpt"))
+    _run(_module(seen, make), ckpt_path=str(tmp_path / "last.ckpt"), max_steps=40)
     assert len(seen) == 30  # steps 10..39
     assert seen[0] == pytest.approx(at, rel=1e-15)  # continues where it stopped
     # the new 40-step cosine from where step 10 falls in it (x = 1/4), rescaled to start at the LR the
