@@ -12,10 +12,13 @@ declaration plus a ``cooldown``: the phases that follow the checkpoint it is loa
 Loading the stable run's checkpoint into a scheduler that declares a cooldown plans the branch:
 every step up to ``r`` keeps its LR bitwise (the checkpoint's own plan), the cooldown starts at
 the LR the checkpoint trains at and each phase ends exactly at its ``end_lr``, the last at
-``r + length``. A phase's ``steps`` are steps, ``"<n>ep"``, ``"<n>tok"``, or ``"<f>dur"``: a
-fraction of the branch's whole run, ``r + length`` (Hägele et al.'s "a cooldown of 20%":
-``0.2dur`` from ``r = 8000`` is 2000 steps). ``r`` is known only when the checkpoint loads, so a
-length that is not a whole number of steps is rounded down, as against any run-time horizon.
+``r + length``. The ``end_lr`` s are in the LRs of the declared ``initial_lr``: a param group whose
+base LR differs ends at its own ratio (as its stable run holds at it); with per-group bounds
+(lists), each group's cooldown ends at the ``end_lr`` as written. A phase's ``steps`` are steps,
+``"<n>ep"``, ``"<n>tok"``, or ``"<f>dur"``: a fraction of the branch's whole run, ``r + length``
+(Hägele et al.'s "a cooldown of 20%": ``0.2dur`` from ``r = 8000`` is 2000 steps). ``r`` is known
+only when the checkpoint loads, so a length that is not a whole number of steps is rounded down,
+as against any run-time horizon; one that rounds to no step at all is refused.
 
 The declaration is checked when it is made (:func:`~bounded_lr_resolver.declared.declared_cooldown`);
 what a branch refuses when it loads, naming the field, the value and what works (:func:`check_root`,
@@ -35,7 +38,7 @@ from typing import Any
 from bounded_lr_resolver.checkpoint import LOAD, Saved, same_bounds
 from bounded_lr_resolver.checks import check_floor
 from bounded_lr_resolver.declared import declared_phases
-from bounded_lr_resolver.durations import Context, exact_steps, is_duration, steps_of
+from bounded_lr_resolver.durations import Context, exact_steps, steps_of, unit_of
 from bounded_lr_resolver.errors import ResumeMismatchError, bad_value
 from bounded_lr_resolver.phases import Plan
 
@@ -89,8 +92,7 @@ def cooldown_rest(
     where = f"{LOAD} (the cooldown branch from step {step})"
     part = plan.part_at(step)
     at = plan.lr_at(step)
-    stable = part.phase.shape == "constant" and not part.phase.rewarm and part.start == part.end
-    if not stable and not nested:
+    if not part.holds and not nested:
         raise ResumeMismatchError(
             f"{LOAD}: a cooldown branch must start in the stable run's hold, got step {step}, which "
             f"falls in its {part.phase.shape} phase of steps {part.begin}..{part.stop} (warmup ends where "
@@ -100,7 +102,7 @@ def cooldown_rest(
     fraction = Fraction(0)
     for index, entry in enumerate(cooldown):
         steps = entry.get("steps")
-        share = exact_steps(steps, Context(max_steps=1)) if _is_dur(steps) else None
+        share = exact_steps(steps, Context(max_steps=1)) if unit_of(steps) == "dur" else None
         if share is not None:
             fraction += share
             lengths.append(None)
@@ -130,6 +132,15 @@ def cooldown_rest(
     if fraction:  # what rounding left goes to the last phase given as a fraction
         last = max(index for index, length in enumerate(lengths) if length is None)
         shares[last] += total - step - sum(shares)
+    for index, (entry, count) in enumerate(zip(cooldown, shares, strict=True)):
+        if count < 1:
+            raise bad_value(
+                where,
+                f"cooldown[{index}].steps",
+                "at least 1 step of the branch",
+                {f"cooldown[{index}].steps": entry.get("steps"), "steps": count, "branch from step": step},
+                "Give a longer cooldown, in steps or as a larger fraction",
+            )
     phases = [{**entry, "steps": share} for entry, share in zip(cooldown, shares, strict=True)]
     declared = declared_phases(
         where,
@@ -142,7 +153,3 @@ def cooldown_rest(
         name="cooldown",
     )
     return Plan(at, declared, at, where)
-
-
-def _is_dur(steps: object) -> bool:
-    return is_duration(steps) and str(steps).strip().endswith("dur")

@@ -15,7 +15,8 @@ callbacks (the ``bounded-lr`` job does), and
   ``# set at run time`` (``max_steps: 4321  # set at run time``), ``# derived at run time``
   (``gamma``, ``step_size``), or with the duration it was given as (``warmup_steps: 43  # 0.01dur``).
   The node is the one whose declared values the scheduler's partial remembers; if no node or
-  several match, the file is left as it was (``scheduler.json`` still says what ran).
+  several match, or the file cannot be read back as plain YAML, it is left as it was
+  (``scheduler.json`` still says what ran).
 
 The sweep report reads ``scheduler.json`` before the config. Outside a Hydra job, or in an app
 that does not use our callbacks, nothing is written. A job that builds several schedulers records
@@ -81,6 +82,7 @@ def record_build(
     schedules: list[Any],
     declared: Mapping[str, Any] | None,
     plan: Any = None,
+    main: int = 0,
     *,
     resumed_at: tuple[int, ...] = (),
     branches: tuple[int, ...] = (),
@@ -92,8 +94,9 @@ def record_build(
         declared: the config node's bounds (``build_scheduler``'s ``derived_from``), to find the
             node in ``resolved_config.yaml``; None for a scheduler built without a config (or
             recorded again after a load).
-        plan: the first param group's :class:`~bounded_lr_resolver.phases.Plan` as it is followed
+        plan: the main param group's :class:`~bounded_lr_resolver.phases.Plan` as it is followed
             (after a resume: the history, then the re-planned rest or the cooldown branch).
+        main: the main group's index (the one at ``initial_lr``, whose schedule the report shows).
         resumed_at: the steps at which a resume re-planned the rest of the run.
         branches: the steps at which a cooldown branch was planned.
     """
@@ -109,7 +112,8 @@ def record_build(
         "set_at_run_time": late,
         "as_given": given,
         "schedules": [schedule.bounds() for schedule in schedules],
-        "open_ended": bool(schedules[0].open_ended),
+        "main_group": main,
+        "open_ended": bool(schedules[main].open_ended),
     }
     if plan is not None:
         record["plan"] = tail_record(plan)
@@ -117,12 +121,25 @@ def record_build(
         record["resumed_at"] = list(resumed_at)
     if branches:
         record["branches"] = list(branches)
-    atomic_write_text(out / RECORD_FILE, json.dumps(record, indent=1) + "\n")
+    _write(out / RECORD_FILE, json.dumps(record, indent=1) + "\n")
     resolved = out / _RESOLVED
     if declared is not None and resolved.is_file():
-        text = _updated(resolved.read_text(encoding="utf-8"), schedules[0], declared, late)
+        text = _updated(resolved.read_text(encoding="utf-8"), schedules[main], declared, late)
         if text is not None:
-            atomic_write_text(resolved, text)
+            _write(resolved, text)
+
+
+def _write(path: Path, text: str) -> None:
+    """Write a record atomically; a failure names the record and the file (the previous file is intact)."""
+    try:
+        atomic_write_text(path, text)
+    except OSError as error:
+        raise OSError(
+            error.errno,
+            f"build_scheduler: could not write the record of the scheduler it built ({error.strerror}; "
+            "a previous file is intact)",
+            str(path),
+        ) from error
 
 
 def _nodes(node: Any, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], dict[str, Any]]]:
@@ -141,7 +158,10 @@ def _updated(text: str, schedule: Any, declared: Mapping[str, Any], late: list[s
     import yaml
     from omegaconf import OmegaConf
 
-    data = yaml.safe_load(text)  # plain data: interpolations kept as their text
+    try:
+        data = yaml.safe_load(text)  # plain data: interpolations kept as their text
+    except yaml.YAMLError:  # e.g. a !!python tag OmegaConf wrote for a pathlib.Path value
+        return None
     matches = [
         (path, node)
         for path, node in _nodes(data)
@@ -165,7 +185,10 @@ def _updated(text: str, schedule: Any, declared: Mapping[str, Any], late: list[s
             node[key], comments[key] = value, "derived at run time"
     if not comments:
         return None
-    dumped = OmegaConf.to_yaml(data)  # as SaveResolvedConfig wrote it
+    try:
+        dumped = OmegaConf.to_yaml(data)  # as SaveResolvedConfig wrote it
+    except Exception:  # a value OmegaConf cannot hold: the file stays as it was
+        return None
     for key, comment in comments.items():
         dumped = annotate(dumped, (*path, key), comment)
     return dumped

@@ -27,7 +27,7 @@ from bounded_lr_resolver.checks import check_floor
 from bounded_lr_resolver.durations import Context, exact_steps, is_duration, steps_of
 from bounded_lr_resolver.errors import bad_type, bad_value
 from bounded_lr_resolver.phases import Phase, Plan
-from bounded_lr_resolver.shapes import SHAPES
+from bounded_lr_resolver.shapes import SHAPES, Shape
 
 __all__ = ["COOLDOWN_KEYS", "PHASE_KEYS", "declared_cooldown", "declared_phases"]
 
@@ -73,7 +73,7 @@ def declared_phases(
         # rounding, the last phase given as a duration takes up what the rounding left
         lengths = [warmup_given if warmup_given is not None else warmup_steps]
         lengths += [_get(entry, "steps") for entry in phases]
-        exact = sum(exact_steps(length, context) or Fraction(str(length)) for length in lengths)
+        exact = sum(_exact(length, context) for length in lengths)
         if exact == max_steps:
             rest = durations[-1]
             declared[rest] = dataclasses.replace(
@@ -104,23 +104,36 @@ def declared_phases(
     return tuple(declared)
 
 
+def _exact(length: object, context: Context) -> Fraction:
+    """A length's exact number of steps: a duration's value, or the steps it gives."""
+    value = exact_steps(length, context)
+    return Fraction(str(length)) if value is None else value
+
+
 def _get(entry: object, key: str) -> object:
     return entry.get(key) if isinstance(entry, Mapping) else None
 
 
-def _phase(where: str, index: int, entry: object, at: float, context: Context, label: str) -> Phase:
-    name = f"{label}[{index}]"
+def _entry(where: str, name: str, entry: object, keys: tuple[str, ...], hint: str = "") -> Shape:
+    """A declared phase's mapping, its shape known and its keys among ``keys`` and the shape's
+    parameters; its shape."""
     if not isinstance(entry, Mapping):
         raise bad_type(where, name, "a mapping {shape, steps, end_lr, ...}", entry)
     shape = SHAPES.get(str(entry.get("shape")))
     if shape is None:
-        raise bad_value(
-            where, f"{name}.shape", f"one of {list(SHAPES)}", {f"{name}.shape": entry.get("shape")}
-        )
-    known = (*PHASE_KEYS, *(p.name for p in shape.params))
+        got = {f"{name}.shape": entry.get("shape")}
+        raise bad_value(where, f"{name}.shape", f"one of {list(SHAPES)}", got)
+    known = (*keys, *(p.name for p in shape.params))
     unknown = sorted(str(key) for key in entry if key not in known)
     if unknown:
-        raise bad_value(where, f"{name} keys", f"among {list(known)}", {f"{name} keys": unknown})
+        raise bad_value(where, f"{name} keys", f"among {list(known)}", {f"{name} keys": unknown}, hint)
+    return shape
+
+
+def _phase(where: str, index: int, entry: object, at: float, context: Context, label: str) -> Phase:
+    name = f"{label}[{index}]"
+    shape = _entry(where, name, entry, PHASE_KEYS)
+    assert isinstance(entry, Mapping)
     steps = steps_of(where, f"{name}.steps", entry.get("steps"), context)
     restart = entry.get("start_lr")
     if index == 0 and restart is not None:
@@ -170,19 +183,11 @@ def declared_cooldown(where: str, cooldown: object) -> tuple[dict[str, Any], ...
         rule = "a phase {shape, steps, end_lr} or a non-empty list of them"
         raise bad_type(where, "cooldown", rule, cooldown)
     phases = []
+    hint = "A cooldown starts at the LR the checkpoint trains at and never rises"
     for index, entry in enumerate(entries):
         name = f"cooldown[{index}]"
-        if not isinstance(entry, Mapping):
-            raise bad_type(where, name, "a mapping {shape, steps, end_lr, ...}", entry)
-        shape = SHAPES.get(str(entry.get("shape")))
-        if shape is None:
-            got = {f"{name}.shape": entry.get("shape")}
-            raise bad_value(where, f"{name}.shape", f"one of {list(SHAPES)}", got)
-        known = (*COOLDOWN_KEYS, *(p.name for p in shape.params))
-        unknown = sorted(str(key) for key in entry if key not in known)
-        if unknown:
-            hint = "A cooldown starts at the LR the checkpoint trains at and never rises"
-            raise bad_value(where, f"{name} keys", f"among {list(known)}", {f"{name} keys": unknown}, hint)
+        _entry(where, name, entry, COOLDOWN_KEYS, hint)
+        assert isinstance(entry, Mapping)
         steps = entry.get("steps")
         if not is_duration(steps):
             steps_of(where, f"{name}.steps", steps, Context())

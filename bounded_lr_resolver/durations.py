@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Final
@@ -31,7 +32,16 @@ from typing import Final
 from bounded_lr_resolver.checks import check_count
 from bounded_lr_resolver.errors import bad_type, bad_value
 
-__all__ = ["UNITS", "Context", "exact_steps", "is_duration", "steps_of"]
+__all__ = [
+    "LENGTH_FIELDS",
+    "UNITS",
+    "Context",
+    "exact_steps",
+    "is_duration",
+    "lengths_of",
+    "steps_of",
+    "unit_of",
+]
 
 UNITS: Final = {"ep": "epochs", "dur": "a fraction of max_steps", "tok": "tokens"}
 """The duration units and what they count."""
@@ -53,6 +63,28 @@ class Context:
 def is_duration(value: object) -> bool:
     """Whether ``value`` is a duration string (``"3ep"``, ``"0.1dur"``, ``"2Btok"``)."""
     return isinstance(value, str) and _DURATION.fullmatch(value) is not None
+
+
+def unit_of(value: object) -> str | None:
+    """A duration's unit (``"ep"``, ``"dur"``, ``"tok"``), or None for steps or anything else."""
+    match = _DURATION.fullmatch(value) if isinstance(value, str) else None
+    return None if match is None else match.group(3)
+
+
+LENGTH_FIELDS: Final = ("max_steps", "warmup_steps", "decay_steps")
+"""A declaration's own length fields; a phase's and a cooldown phase's ``steps`` are lengths too."""
+
+
+def lengths_of(declaration: Mapping[str, object]) -> list[object]:
+    """Every length a declaration gives (as given): its length fields, and each phase's and cooldown
+    phase's ``steps``."""
+    found = [declaration.get(name) for name in LENGTH_FIELDS]
+    for key in ("phases", "cooldown"):
+        entries = declaration.get(key)
+        entries = [entries] if isinstance(entries, Mapping) else entries
+        if isinstance(entries, (list, tuple)):
+            found += [entry.get("steps") for entry in entries if isinstance(entry, Mapping)]
+    return found
 
 
 def _decimal(fraction: Fraction) -> str | None:

@@ -311,7 +311,7 @@ def build_scheduler(
         from torch.optim import Optimizer
     except ModuleNotFoundError as error:  # a base install: the partial needs no torch, the scheduler does
         raise missing_extra(error, "build_scheduler(optimizer=...)") from None
-    from bounded_lr_resolver.scheduler import BoundedLR, check_group_lr
+    from bounded_lr_resolver.scheduler import BoundedLR, check_group_lr, main_group
 
     if not isinstance(optimizer, Optimizer):
         raise bad_type(_WHERE, "optimizer", "a torch.optim.Optimizer", optimizer)
@@ -334,10 +334,12 @@ def build_scheduler(
         optimizer, plan, on_resume_change=on_resume_change, branch_of_branch=branch_of_branch
     )
     # inside a Hydra job that keeps our records: what was built, horizon included, is on record
+    main = main_group([base for _, base in plan])
     record_build(
         [schedule for schedule, _ in plan],
         None if derived_from is None else derived_from["bounds"],
-        scheduler.plans[0],
+        scheduler.plans[main],
+        main,
     )
     return scheduler
 

@@ -115,7 +115,10 @@ def _built(record: object) -> dict[str, Any]:
     branches = record.get("branches", [])
     if not isinstance(branches, list) or not all(type(step) is int and step >= 0 for step in branches):
         raise ValueError("branches is not a list of steps")
-    found: dict[str, Any] = {"schedule": Schedule(where=RECORD_FILE, **schedules[0])}
+    main = record.get("main_group", 0)
+    if type(main) is not int or not 0 <= main < len(schedules) or not isinstance(schedules[main], dict):
+        raise ValueError("main_group is not the index of one of its schedules")
+    found: dict[str, Any] = {"schedule": Schedule(where=RECORD_FILE, **schedules[main])}
     found["set_at_run_time"] = " ".join(late)
     if "plan" in record:
         found["plan"] = plan_from_record(record["plan"], RECORD_FILE)

@@ -68,6 +68,8 @@ def steps_per_epoch(trainer: Any, interval: str = "step") -> int:
     with ``"step"``, 1 with ``"epoch"``; what ``"ep"`` durations count."""
     if interval == "epoch":
         return 1
+    if trainer.train_dataloader is None:  # a max_steps trainer has not loaded its data yet: load it as
+        trainer.fit_loop.setup_data()  # estimated_stepping_batches does for an epoch-counted one
     batches = trainer.num_training_batches
     if not isinstance(batches, int) or batches < 1:  # inf: an iterable dataset without a length
         raise bad_value(
@@ -105,7 +107,7 @@ def lightning_scheduler(
         make = functools.partial(build_scheduler, **make)
     if isinstance(make, BoundedLR):
         declared = max(schedule.max_steps for schedule in make.schedules)
-        if declared != horizon:
+        if declared != horizon and not any(schedule.open_ended for schedule in make.schedules):
             raise bad_value(
                 _WHERE,
                 "max_steps",
@@ -123,6 +125,7 @@ def lightning_scheduler(
         if _uses_epochs(keywords):
             extra["steps_per_epoch"] = _epoch_size(keywords, trainer, interval)
         scheduler = make(optimizer=optimizer, **extra)
+    scheduler.horizon = horizon  # a cooldown branch planned on load must end there
     if interval == "epoch":
         _check_first_epoch(scheduler)
     return {"scheduler": scheduler, "interval": interval, "frequency": 1}
@@ -166,12 +169,10 @@ def configure_optimizers(
 
 
 def _uses_epochs(keywords: Mapping[str, Any]) -> bool:
-    """Whether a declaration has a length in epochs (``"3ep"``), anywhere, phases included."""
-    from bounded_lr_resolver.durations import is_duration
+    """Whether a declaration has a length in epochs (``"3ep"``), anywhere: phases and cooldown too."""
+    from bounded_lr_resolver.durations import lengths_of, unit_of
 
-    lengths = [keywords.get(key) for key in ("max_steps", "warmup_steps", "decay_steps")]
-    lengths += [entry.get("steps") for entry in keywords.get("phases") or () if isinstance(entry, Mapping)]
-    return any(is_duration(length) and str(length).strip().endswith("ep") for length in lengths)
+    return any(unit_of(length) == "ep" for length in lengths_of(keywords))
 
 
 def _epoch_size(keywords: Mapping[str, Any], trainer: Any, interval: str) -> int:

@@ -88,6 +88,11 @@ class Part:
         """The step after its last: where the next phase begins."""
         return self.begin + self.phase.steps
 
+    @property
+    def holds(self) -> bool:
+        """Whether the LR holds through it: a ``constant`` phase (a stable run's hold)."""
+        return self.phase.shape == "constant" and not self.phase.rewarm and self.start == self.end
+
 
 def check_phase(where: str, name: str, phase: Phase, start: float, peak: float) -> dict[str, Any]:
     """Check one phase against its start and the peak; return its parameters with the derived ones."""

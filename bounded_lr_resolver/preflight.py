@@ -104,7 +104,8 @@ def check_job_config(config: DictConfig, checkpoint_keys: tuple[str, ...] = CHEC
             declared(values)
             notes += _unchecked(path or "<root>", values, key, checkpoint_keys)
             if key is not None:
-                check_resume(OmegaConf.select(config, key), values, f"{path} from {key}", key)
+                note = check_resume(OmegaConf.select(config, key), values, f"{path} from {key}", key)
+                notes += [f"{path or '<root>'}: {note}"] if note else []
         else:
             resolved = OmegaConf.select(config, path, throw_on_resolution_failure=True)
             if isinstance(resolved, (DictConfig, ListConfig)):

@@ -109,7 +109,9 @@ def decide(
     step = saved.last_epoch
     old = _checkpoint_schedules(saved, ours)
     unchanged = all(
-        same_future(before, schedule, step) and math.isclose(before_base, base, rel_tol=FP32_RTOL)
+        same_future(before, schedule, step)
+        and before.cooldown == schedule.cooldown  # a branch's checkpoint is not its stable run's
+        and math.isclose(before_base, base, rel_tol=FP32_RTOL)
         for (before, before_base), (schedule, base) in zip(old, declared, strict=True)
     )
     if unchanged:  # follow what the checkpoint followed: the same future, and its history as trained
@@ -154,9 +156,11 @@ def _branch(
     current = recorded_plans(origin, saved.segments)
     rests = []
     for (schedule, base), plan in zip(declared, current, strict=True):
-        ratio = 1.0 if base == schedule.initial_lr else base / schedule.initial_lr
-        cooldown = [  # a group's floors at its own scale, as its plan is
-            {**entry, "end_lr": entry["end_lr"] * ratio} if entry.get("end_lr") and ratio != 1.0 else entry
+        peak = schedule.initial_lr
+        cooldown = [  # a group's floors at its own scale, as Plan.scaled scales its plan
+            {**entry, "end_lr": base if entry["end_lr"] == peak else base * (entry["end_lr"] / peak)}
+            if entry.get("end_lr") is not None and base != peak
+            else entry
             for entry in schedule.cooldown
         ]
         context = Context(None, schedule.steps_per_epoch, schedule.tokens_per_step, at_run_time=True)

@@ -23,7 +23,7 @@ try:
 except ModuleNotFoundError as error:
     raise missing_extra(error, "the resumed preview") from None
 
-from bounded_lr_resolver.ckpt_file import scheduler_state
+from bounded_lr_resolver.ckpt_file import load_checkpoint, scheduler_state
 from bounded_lr_resolver.phases import Plan
 from bounded_lr_resolver.preview import preview
 from bounded_lr_resolver.report import MAX_CSV_ROWS, phase_line, pyplot, save_figure, write_csv
@@ -43,7 +43,7 @@ _JOB = "bounded-lr"
 
 def load_scheduler_state(path: str) -> dict[str, Any]:
     """A scheduler state dict from ``path``: plain data only (``weights_only=True``)."""
-    return scheduler_state(path, _JOB, "resume_from")
+    return scheduler_state(load_checkpoint(path, _JOB, "resume_from"), _JOB, "resume_from", path)
 
 
 @dataclass(frozen=True)

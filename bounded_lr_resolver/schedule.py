@@ -47,6 +47,7 @@ from bounded_lr_resolver.fields import (
     DEFAULT_DECAY_SHAPE,
     SCHEDULE_FIELDS,
     SHAPE_PARAMS,
+    STABLE_KINDS,
     WARMUP_SHAPES,
     check_applies,
     owners,
@@ -68,7 +69,6 @@ __all__ = [
 
 KINDS: Final = b.KINDS
 STEP_KINDS: Final = b.STEP_KINDS
-_LENGTHS: Final = ("max_steps", "warmup_steps", "decay_steps")
 
 
 class Schedule(ScheduleView):
@@ -133,7 +133,7 @@ class Schedule(ScheduleView):
         # a stable run (kind="constant") may leave max_steps out: it holds for as long as training runs
         self.open_ended: bool = max_steps is None and self.kind == "constant"
         if self.open_ended:
-            max_steps = check_count(where, "warmup_steps", warmup_steps, minimum=0) + 1
+            max_steps = steps_of(where, "warmup_steps", warmup_steps, context, minimum=0) + 1
         self.max_steps: int = self._length("max_steps", max_steps, context)
         context = Context(self.max_steps, self.steps_per_epoch, self.tokens_per_step, late)
         self._context = context
@@ -166,8 +166,7 @@ class Schedule(ScheduleView):
         self.plan: Plan = Plan(start, [*warmup, *body], self.initial_lr, where)
         self._scaled: dict[float, Plan] = {}
         self.cooldown = declared_cooldown(where, cooldown)
-        last = self.plan.parts[-1]
-        if self.cooldown and not (last.phase.shape == "constant" and last.start == last.end):
+        if self.cooldown and not (self.kind in STABLE_KINDS and self.plan.parts[-1].holds):
             raise bad_value(
                 where,
                 "cooldown",

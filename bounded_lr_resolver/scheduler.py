@@ -31,7 +31,7 @@ from bounded_lr_resolver.phases import Plan
 from bounded_lr_resolver.resume import ON_RESUME_CHANGE, Decision, decide
 from bounded_lr_resolver.schedule import Schedule
 
-__all__ = ["BoundedLR", "check_group_lr"]
+__all__ = ["BoundedLR", "check_group_lr", "main_group"]
 
 _STEP_SLACK = 100  # AMP's GradScaler skips optimizer steps while it calibrates its scale
 _WARNED = 2**62  # optimizer steps counted once StepCountWarning was given
@@ -85,6 +85,7 @@ class BoundedLR(GroupLRs, LRScheduler):
         # a declared cooldown is planned from the stable run's checkpoint: stepping before one is
         # loaded would train the stable run under the branch's name
         self._branch_pending = any(schedule.cooldown for schedule, _ in plan)
+        self.horizon: int | None = None  # where training ends, if the trainer says (lightning.py)
         groups = optimizer.param_groups
         if len(plan) != len(groups):
             raise bad_value(
@@ -289,14 +290,26 @@ class BoundedLR(GroupLRs, LRScheduler):
         present = min(len(adopted), len(groups) - self._declared)  # the others join when added
         for index in range(self._declared, self._declared + present):
             check_group_lr(LOAD, index, groups[index]["lr"])
+        main = main_group(self._bases[: self._declared])
+        main_plan = decision.plans[main]
+        branched = bool(decision.branches) and decision.branches[-1] == saved.last_epoch
+        if branched and self.horizon is not None and main_plan.total != self.horizon:
+            r = saved.last_epoch
+            raise ResumeMismatchError(
+                f"{LOAD}: a cooldown branch must end where training does, got a branch from step {r} "
+                f"that ends at step {main_plan.total} and a trainer that trains to step {self.horizon}. "
+                f"Give the trainer max_steps={main_plan.total}, or a cooldown of {self.horizon - r} steps"
+            )
+        if decision.segments:  # what the run follows from now on is on record (in a Hydra job), first
+            schedules = [schedule for schedule, _ in self._schedules]
+            resumed, branches = decision.resumed_at, decision.branches
+            record_build(schedules, None, main_plan, main, resumed_at=resumed, branches=branches)
         # -- apply: nothing below raises
         self._decision = decision
         self._branch_pending = self._branch_pending and not decision.branches
         self._steps_taken = 0
         if self._optimizer_steps < _WARNED:
             self._optimizer_steps = 0
-        main = main_group(self._bases[: self._declared])
-        main_plan = decision.plans[main]
         self._plans = list(decision.plans)
         self._bases = self._bases[: self._declared]
         for entry in adopted[:present]:
@@ -312,7 +325,3 @@ class BoundedLR(GroupLRs, LRScheduler):
         self._step_count = saved.step_count
         self._written = None
         self._write(self.last_epoch)
-        if decision.segments:  # what the run follows from now on is on record (in a Hydra job)
-            schedules = [schedule for schedule, _ in self._schedules]
-            resumed = decision.resumed_at
-            record_build(schedules, None, self._plans[0], resumed_at=resumed, branches=decision.branches)

@@ -84,7 +84,14 @@ def swept(jobs: list[dict[str, Any]]) -> tuple[list[str], list[list[str] | None]
     ]
 
 
-def _rows(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+MAX_AREA_STEPS = 10**8
+"""S1 and S2 are summed step by step (about half a second per 10**6 steps): past this many steps a
+job's are left empty."""
+
+
+def _rows(jobs: list[dict[str, Any]], with_areas: bool) -> list[dict[str, Any]]:
+    """One row per job; S1 and S2 only ``with_areas`` (the final report: the ones while jobs end
+    would sum every finished job again each time)."""
     rows = []
     for job in jobs:
         row: dict[str, Any] = dict.fromkeys(_COLUMNS, "")
@@ -115,7 +122,7 @@ def _rows(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
             row["shape"] = "cooldown=" + ",".join(
                 f"{part.phase.shape}:{part.phase.steps}->{part.end:g}" for part in cooldown
             )
-        if plan is not None and steps:
+        if with_areas and plan is not None and 0 < steps <= MAX_AREA_STEPS:
             row["S1"], row["S2"] = areas(plan, steps, warmup=s.warmup_steps if s is not None else 0)
         rows.append(row)
     return rows
@@ -222,7 +229,7 @@ def write_report(
     not run, and jobs without a schedule, are not plotted.
     """
     failed: dict[Path, BaseException] = {}
-    rows = _rows(jobs)
+    rows = _rows(jobs, with_areas=plot)
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(_COLUMNS))
     writer.writeheader()

@@ -63,11 +63,11 @@ def _save(path: Path, model: Any, optimizer: Any, scheduler: BoundedLR, step: in
 
 def _resume(path: str, model: Any, optimizer: Any, scheduler: BoundedLR) -> int:
     """Restore a ``task=train`` checkpoint; the step it was taken at."""
-    from bounded_lr_resolver.ckpt_file import scheduler_state
+    from bounded_lr_resolver.ckpt_file import load_checkpoint, scheduler_state
 
-    state = scheduler_state(path, JOB, "resume_from")  # checked: plain data, a scheduler inside
+    data = load_checkpoint(path, JOB, "resume_from")  # plain data only (weights_only)
+    state = scheduler_state(data, JOB, "resume_from", path)
     scheduler.load_state_dict(state)  # first: a refused resume changes nothing
-    data = torch.load(path, map_location="cpu", weights_only=True)
     if not (isinstance(data, dict) and {"model", "optimizer"} <= set(data)):
         raise bad_value(
             JOB,

@@ -182,6 +182,13 @@ LOAD = "BoundedLR.load_state_dict"
             id="ratio-shape-to-zero",
         ),
         pytest.param(
+            {**STABLE, "cooldown": {"shape": "sqrt", "steps": "0.001dur", "end_lr": 0.0}},
+            50,
+            f"{LOAD} (the cooldown branch from step 50): cooldown[0].steps must be at least 1 step of the "
+            "branch, got cooldown[0].steps='0.001dur', steps=0, branch from step=50. Give a longer cooldown",
+            id="rounds-to-no-step",
+        ),
+        pytest.param(
             {
                 **STABLE,
                 "cooldown": [{"shape": "sqrt", "steps": "0.6dur"}, {"shape": "linear", "steps": "0.4dur"}],
@@ -244,6 +251,13 @@ def test_a_branch_must_load_its_checkpoint_before_it_steps() -> None:
             "build_scheduler: cooldown must be declared on a stable run: a schedule that ends in a hold "
             "(kind='constant', or kind='phases' ending in a constant phase), got kind='cosine'",
             id="not-a-stable-run",
+        ),
+        pytest.param(
+            {"kind": "cosine", "final_lr": 0.01, "max_steps": 100, "final_lr_at": "last_step"}
+            | {"cooldown": {"shape": "sqrt", "steps": 5}},
+            BoundsError,
+            "build_scheduler: cooldown must be declared on a stable run",
+            id="a-last-step-hold-is-no-stable-run",
         ),
         pytest.param(
             {**STABLE, "cooldown": {"shape": "sqrt", "steps": 5, "start_lr": 0.05}},
@@ -383,3 +397,49 @@ def test_one_stable_run_four_branches_checked_before_launch_and_reported(tmp_pat
         assert float(row["S2"]) == pytest.approx(s2, rel=1e-12)
         assert float(row["final_loss"]) > 0
     assert (sweep / "sweep_report.png").stat().st_size > 0
+
+
+def test_a_branch_checkpoint_loaded_without_its_cooldown_is_refused_naming_it() -> None:
+    """The stable run's config on a checkpoint taken inside a branch: not the same run (it would
+    otherwise follow the cooldown while its record said it had none)."""
+    state, _ = _stable_checkpoint(50, max_steps=100)
+    optimizer = _sgd()
+    cooldown = {"shape": "linear", "steps": "0.2dur", "end_lr": 0.0}
+    branch = _stable(optimizer, max_steps=100, cooldown=cooldown)
+    branch.load_state_dict(state)
+    _train(optimizer, branch, 5)
+    text = _refused(ResumeMismatchError, STABLE, branch.state_dict())
+    assert text.startswith(
+        f"{LOAD}: the checkpoint's bounds must equal the config's, got group 0 cooldown: checkpoint "
+        f"cooldown=[{cooldown!r}], config cooldown=None."
+    ), text
+
+
+def test_an_open_ended_stable_run_takes_its_warmup_in_epochs() -> None:
+    scheduler = build_scheduler(
+        _sgd(), kind="constant", initial_lr=PEAK, warmup_steps="1ep", steps_per_epoch=8
+    )
+    assert scheduler.schedules[0].warmup_steps == 8
+    assert scheduler.lrs_at(8) == [PEAK]
+    with pytest.raises(BoundsError) as caught:
+        build_scheduler(_sgd(), kind="constant", initial_lr=PEAK, warmup_steps="0.1dur")
+    assert "'dur' counts a fraction of max_steps: it needs max_steps" in str(caught.value)
+
+
+def test_the_preflight_check_takes_a_run_time_peak_from_the_checkpoint(tmp_path: Any) -> None:
+    """initial_lr: null (the optimizer's, as in the Lightning recipe) is the checkpoint's: the branch
+    is still checked against it, and a step in warmup is refused before anything runs."""
+    from bounded_lr_resolver.ckpt_file import check_resume
+
+    state, _ = _stable_checkpoint(5)
+    path = tmp_path / "stable.ckpt"
+    torch.save({"scheduler": state}, path)
+    values = {"kind": "constant", "initial_lr": None, "warmup_steps": WARMUP, "max_steps": None}
+    values["cooldown"] = {"shape": "sqrt", "steps": 10, "end_lr": 0.0}
+    with pytest.raises(ResumeMismatchError) as caught:
+        check_resume(str(path), values, "scheduler from ckpt_path", "ckpt_path")
+    assert "must start in the stable run's hold, got step 5" in str(caught.value)
+    assert check_resume("s3://bucket/stable.ckpt", values, "scheduler", "ckpt_path") == (
+        "not checked against ckpt_path=s3://bucket/stable.ckpt: a remote path: the preflight reads local "
+        "files only"
+    )

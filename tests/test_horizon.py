@@ -171,3 +171,30 @@ def test_the_preflight_says_what_only_run_time_can_check_and_checks_what_it_can(
     assert "SweepPreflight: 2 of 2 jobs are bad; nothing was launched." in refused.stderr
     assert "warmup_steps must be in [0, max_steps), got warmup_steps=100, max_steps=24" in refused.stderr
     assert not (tmp_path / "r").exists()
+
+
+def test_a_zero_duration_is_a_length_like_any_other() -> None:
+    """'0dur' of a run-time horizon is no warmup; the phases' fractions still add up exactly."""
+    from bounded_lr_resolver.schedule import Schedule
+
+    phases = [{"shape": "constant", "steps": "0.5dur"}, {"shape": "linear", "steps": "0.5dur", "end_lr": 0.0}]
+    s = Schedule(
+        0.1, kind="phases", max_steps=101, warmup_steps="0dur", phases=phases, at_run_time=("max_steps",)
+    )
+    assert [part.phase.steps for part in s.plan.parts] == [50, 51]
+
+
+def test_a_record_that_cannot_be_read_back_is_left_as_it_was() -> None:
+    """resolved_config.yaml with a value plain YAML cannot load (OmegaConf writes a pathlib.Path as a
+    python tag): the scheduler is still built, the file is not rewritten (scheduler.json says what ran)."""
+    from pathlib import Path as P
+
+    from omegaconf import OmegaConf
+
+    from bounded_lr_resolver.built import _updated
+    from bounded_lr_resolver.schedule import Schedule
+
+    text = OmegaConf.to_yaml({"data": P("/tmp/x"), "scheduler": {"kind": "cosine", "max_steps": None}})
+    assert "!!python" in text
+    schedule = Schedule(0.1, final_lr=0.0, kind="cosine", max_steps=24, at_run_time=("max_steps",))
+    assert _updated(text, schedule, {"kind": "cosine", "max_steps": None}, ["max_steps"]) is None

@@ -310,3 +310,28 @@ def test_a_preempted_run_resumes_from_last_ckpt_under_a_longer_trainer(tmp_path:
     # checkpoint trained at: the rest of the curve, not a restart
     rest = [at * _cosine(10 + i, 0, 40, 1.0, 0.0) / _cosine(10, 0, 40, 1.0, 0.0) for i in range(30)]
     assert seen == pytest.approx(rest, rel=1e-12, abs=1e-15)
+
+
+def test_a_branch_must_end_where_the_trainer_does_and_may_count_epochs(tmp_path: Path) -> None:
+    """A cooldown of one epoch (8 steps, the trainer's) from step 16; a trainer that would train past
+    its end (or stop before it) is refused when the checkpoint loads, saying which length works."""
+    from bounded_lr_resolver.errors import ResumeMismatchError
+
+    stable = _shipped("constant", max_steps=None, initial_lr=None, warmup_steps=4, final_lr=None)
+    every_8 = _checkpoints(tmp_path, every_n_train_steps=8)
+    _run(_module([], stable), max_steps=24, callbacks=[every_8], enable_checkpointing=True)
+    [checkpoint] = [path for path in tmp_path.iterdir() if "step=16" in path.name]
+    cooldown = {"shape": "linear", "steps": "1ep", "end_lr": 0.0}
+    branch = _shipped(
+        "constant", max_steps=None, initial_lr=None, warmup_steps=4, final_lr=None, cooldown=cooldown
+    )
+    with pytest.raises(ResumeMismatchError) as caught:
+        _run(_module([], branch), ckpt_path=str(checkpoint), max_steps=40)
+    assert str(caught.value) == (
+        "BoundedLR.load_state_dict: a cooldown branch must end where training does, got a branch from "
+        "step 16 that ends at step 24 and a trainer that trains to step 40. Give the trainer max_steps=24, "
+        "or a cooldown of 24 steps"
+    )
+    seen: list[float] = []
+    _run(_module(seen, branch), ckpt_path=str(checkpoint), max_steps=24)
+    assert seen == pytest.approx([0.1 * (1 - i / 8) for i in range(8)], rel=1e-12)
