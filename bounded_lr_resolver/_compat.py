@@ -2,16 +2,22 @@
 
 Each item says what it reaches, why there is no public alternative, and the versions it is known
 to work with; ``tests/test_compat.py`` fails loudly when one of them moves. Nothing else in the
-package touches a private name of another library.
+package or its tests touches a private name of another library, except the torch scheduler
+hooks ``BoundedLR`` inherits as a subclass (listed in :data:`TORCH_SCHEDULER_PRIVATES`), and
+nothing outside this module names any of :data:`FENCED` (``tests/test_compat.py`` greps for them).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import re
+import types
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Final
 
 __all__ = [
+    "FENCED",
+    "TORCH_SCHEDULER_PRIVATES",
     "ResolverRefused",
     "guarded_resolvers",
     "hydra_node_key",
@@ -19,7 +25,42 @@ __all__ = [
     "registered_function",
     "split_sweep",
     "version",
+    "whitelist_warning",
 ]
+
+FENCED: Final = (
+    r"_internal",
+    r"\._get_resolver",
+    r"co_freevars",
+    r"_return_value",
+    r"\.repository",
+    r"\._version\b",
+)
+"""Patterns found nowhere in the package, its plugin or its tests outside this module: Hydra's
+``hydra._internal``, OmegaConf's resolver getter and closure, ``JobReturn``'s private field, the
+config repository behind ``GlobalHydra``, a tensor's version counter."""
+
+TORCH_SCHEDULER_PRIVATES: Final = {
+    "_initial_step": "LRScheduler.__init__ calls it: sets _step_count = 0 and takes the first step()",
+    "_update_lr": (
+        "LRScheduler.step calls _update_lr(epoch) after counting the step, to compute and write the "
+        "LRs; BoundedLR overrides it with its closed-form write (torch's zips the groups strictly "
+        "and knows no group added later)"
+    ),
+    "_get_closed_form_lr": "torch's _update_lr calls it for step(epoch); BoundedLR defines it as get_lr",
+    "_step_count": (
+        "LRScheduler.step counts its calls there and gives its call-order warnings at 1; BoundedLR "
+        "reads it (the first step goes through torch's step), counts its own short-path steps in "
+        "it and saves it in state_dict, as torch does"
+    ),
+    "_last_lr": "what torch's get_last_lr returns; BoundedLR writes it after each write and saves it",
+}
+"""The private names of torch's ``LRScheduler`` that :class:`~bounded_lr_resolver.scheduler.BoundedLR`
+overrides, reads or writes, and what each is for (torch has no public hook to write the LRs of a
+step). They are used as attributes of ``self`` in ``scheduler.py``, so they are listed here rather
+than wrapped. Known: torch 2.13.0 (older torch updates the LRs inline in ``step``, without
+``_update_lr``); ``tests/test_compat.py`` runs torch's own ``LRScheduler`` through each of them.
+"""
 
 
 def version(tensor: Any) -> int:
@@ -44,11 +85,10 @@ def registered_function(name: str) -> object:
     from omegaconf import OmegaConf
 
     wrapper = OmegaConf._get_resolver(name)  # noqa: SLF001 - fenced here
-    if wrapper is None:
-        return None
-    code = getattr(wrapper, "__code__", None)  # anything callable may have been written there
-    closure = getattr(wrapper, "__closure__", None) or ()
-    cell = dict(zip(code.co_freevars, closure, strict=True)).get("resolver") if code else None
+    if not isinstance(wrapper, types.FunctionType):  # None, or anything callable written there
+        return wrapper
+    cells = dict(zip(wrapper.__code__.co_freevars, wrapper.__closure__ or (), strict=True))
+    cell = cells.get("resolver")
     return wrapper if cell is None else cell.cell_contents
 
 
@@ -141,5 +181,23 @@ def job_error(job_return: Any) -> BaseException | None:
     The public ``JobReturn.return_value`` re-raises it and first writes "Error executing job ..."
     to stderr, which a callback must not do for every failed job. Known: hydra-core 1.1 to 1.4.0rc3.
     """
-    error = getattr(job_return, "_return_value", None)
+    from hydra.core.utils import JobReturn
+
+    if not isinstance(job_return, JobReturn):
+        return None
+    error = job_return._return_value  # noqa: SLF001 - fenced here
     return error if isinstance(error, BaseException) else None
+
+
+def whitelist_warning(targets: Iterable[str]) -> str:
+    """A ``warnings.filterwarnings`` message pattern: Hydra's missing-whitelist warning, ``targets`` only.
+
+    hydra-core 1.4 warns (a plain ``UserWarning``) for every ``_target_`` instantiated without an
+    ``_execution_whitelist_``, among them each ``hydra.callbacks`` entry, for which it offers no
+    way to pass one. Neither the warning's category nor anything public tells it apart, so its
+    text is matched: it starts ``hydra.utils.instantiate() resolved _target_='<target>' with no``.
+    The pattern matches each exact name in ``targets`` and nothing longer or shorter.
+    Known: hydra-core 1.4.0rc3 (1.3 has no such warning).
+    """
+    names = "|".join(re.escape(name) for name in targets)
+    return rf"hydra\.utils\.instantiate\(\) resolved _target_='(?:{names})' with no"

@@ -22,7 +22,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import inspect
-import re
 import warnings
 from collections.abc import Iterable, Iterator
 from typing import Any, Final
@@ -30,6 +29,7 @@ from typing import Any, Final
 from hydra.utils import instantiate
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from bounded_lr_resolver import _compat
 from bounded_lr_resolver.errors import UntrustedTargetError, bad_value
 
 __all__ = [
@@ -219,7 +219,4 @@ def trust_our_callbacks() -> None:
     ``bounded_lr_resolver.callbacks``, still warns. The filter is process-wide and stays (see the
     module docstring); calling this again adds nothing.
     """
-    names = "|".join(re.escape(name) for name in TRUSTED_CALLBACKS)
-    warnings.filterwarnings(
-        "ignore", message=rf"hydra\.utils\.instantiate\(\) resolved _target_='(?:{names})' with no"
-    )
+    warnings.filterwarnings("ignore", message=_compat.whitelist_warning(TRUSTED_CALLBACKS))

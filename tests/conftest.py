@@ -8,15 +8,15 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import hydra
 import pytest
+from hydra.core.utils import setup_globals
 from hypothesis import settings
 from hypothesis import strategies as st
 from omegaconf import OmegaConf
-from omegaconf.basecontainer import BaseContainer
 from packaging.version import Version
 
 HYDRA_14 = Version(hydra.__version__).release[:2] >= (1, 4)
@@ -43,6 +43,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: duration.get(item.nodeid, float("inf")))
 
 
+_RUNNING: list[pytest.Item] = []
+"""The test being run (its setup, call and teardown), for :func:`run`'s check."""
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object]:
+    _RUNNING.append(item)
+    try:
+        return (yield)
+    finally:
+        _RUNNING.pop()
+
+
 def examples(count: int) -> int:
     """A property's example count: ``count``, or at most 300 in a mutation run."""
     return min(count, 300) if MUTATION else count
@@ -65,15 +78,27 @@ ANYTHING = st.one_of(
 
 @pytest.fixture
 def clean_resolvers() -> Iterator[None]:
-    """Save and restore OmegaConf's global resolver registry around a test."""
-    saved = dict(BaseContainer._resolvers)
+    """Run a test with none of our resolver names registered; afterwards the registry an app has.
+
+    Through OmegaConf's public API only: our names are cleared for the test; after it,
+    ``OmegaConf.clear_resolvers()`` drops whatever the test registered or replaced (``oc.select``
+    included) and brings back OmegaConf's own, Hydra's are registered again by Hydra's own
+    ``setup_globals()`` if they were there, and ours (or whatever held our names) again as before.
+    A resolver registered under another name outside any test would be dropped too: none is.
+    """
+    from bounded_lr_resolver._compat import registered_function
     from bounded_lr_resolver.resolvers import RESOLVERS
 
+    saved = {name: registered_function(name) for name in RESOLVERS if OmegaConf.has_resolver(name)}
+    hydras = OmegaConf.has_resolver("hydra")
     for name in RESOLVERS:
         OmegaConf.clear_resolver(name)
     yield
-    BaseContainer._resolvers.clear()
-    BaseContainer._resolvers.update(saved)
+    OmegaConf.clear_resolvers()
+    if hydras:
+        setup_globals()
+    for name, function in saved.items():
+        register_foreign(name, function)
 
 
 @pytest.fixture
@@ -116,7 +141,18 @@ def write_app(directory: Path, body: str, configs: dict[str, str], name: str = "
 def run(
     args: list[str], cwd: Path, check: bool = True, timeout: float = 240
 ) -> subprocess.CompletedProcess[str]:
-    """Run a command as a user would; fail on a non-zero exit (if ``check``) or on any warning."""
+    """Run a command as a user would; fail on a non-zero exit (if ``check``) or on any warning.
+
+    Only a test marked ``slow`` may call it: the fast lane (``-m "not slow"``) runs in-process
+    tests only, so a subprocess test without the mark fails here, saying so.
+    """
+    test = _RUNNING[-1] if _RUNNING else None
+    if test is not None and test.get_closest_marker("slow") is None:
+        pytest.fail(
+            f"{test.nodeid} runs a subprocess ({Path(args[0]).name}) but is not marked slow: add "
+            "@pytest.mark.slow, or pytestmark = pytest.mark.slow to its module (TESTING.md, fast lane)",
+            pytrace=False,
+        )
     env = {key: value for key, value in os.environ.items() if not key.startswith("HYDRA_")}
     env["HYDRA_FULL_ERROR"] = "0"
     env["PYTHONUNBUFFERED"] = "1"

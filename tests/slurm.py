@@ -5,6 +5,11 @@ root (the daemons run as ``SlurmUser=root``). Without them :func:`start` raises 
 with the reason, and the tests skip saying so. Every wait is bounded and every process started
 here is stopped by the PID in its PID file, also when a test fails.
 
+Each cluster listens on ports of its own, free when it starts (``SlurmctldPort``, ``SlurmdPort``),
+not on SLURM's fixed defaults 6817/6818: with those, a cluster started while another one ran on
+the machine (another checkout's test run, the other Hydra stack's, a developer's) found 6817 taken,
+and its four tests skipped or passed depending on what else was running.
+
 Without slurmdbd, ``sacct`` fails, and submitit then treats a job that died without a result
 (``scancel``, a time limit) as still running: the sweep would wait forever. ``bin/sacct`` here
 answers submitit's ``sacct -o JobID,State,NodeList --parsable2 -j ID...`` from ``scontrol -o show
@@ -103,9 +108,15 @@ def _check_machine() -> None:
         )
     if os.geteuid() != 0:
         raise Unavailable("the single-node SLURM cluster runs its daemons as root (SlurmUser=root)")
-    with socket.socket() as probe:
-        if probe.connect_ex(("127.0.0.1", 6817)) == 0:
-            raise Unavailable("port 6817 is taken: another slurmctld runs on this machine")
+
+
+def _free_ports(count: int) -> list[int]:
+    """``count`` TCP ports free on every interface now, as the kernel picks them for a bind to 0."""
+    with contextlib.ExitStack() as stack:
+        probes = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for probe in probes:
+            probe.bind(("", 0))
+        return [probe.getsockname()[1] for probe in probes]
 
 
 def _wait(what: str, ready: object, bound: float) -> None:
@@ -154,6 +165,7 @@ def start(root: Path) -> Cluster:
         fields = dict(item.split("=", 1) for item in node.split())
         memory = max(1024, int(fields["RealMemory"]) - 1024)
         host = socket.gethostname().split(".")[0]
+        controller_port, node_port = _free_ports(2)
         for name in ("state", "spool"):
             (root / name).mkdir()
         conf = root / "slurm.conf"
@@ -162,6 +174,8 @@ def start(root: Path) -> Cluster:
                 [
                     "ClusterName=tests",
                     f"SlurmctldHost={host}(127.0.0.1)",
+                    f"SlurmctldPort={controller_port}",
+                    f"SlurmdPort={node_port}",
                     "SlurmUser=root",
                     "AuthType=auth/munge",
                     "CredType=cred/munge",

@@ -8,7 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import HYDRA_14
+
+pytestmark = pytest.mark.slow  # torchrun jobs in subprocesses
 
 TRAIN = """
 import json, os, sys

@@ -28,6 +28,8 @@ import pytest
 from bounded_lr_resolver.options import OPTIONS
 from tests.conftest import HYDRA_14, MAIN_KWARGS
 
+pytestmark = pytest.mark.slow  # foreign Hydra apps run in subprocesses, with and without our package
+
 OUR_DISTRIBUTION = ("bounded_lr_resolver", "_editable_impl_bounded_lr_resolver", "_bounded_lr_resolver")
 
 # How a user registers a resolver on each stack (register_new_resolver is deprecated in OmegaConf 2.4).

@@ -23,6 +23,8 @@ from bounded_lr_resolver.schedule import Schedule
 from tests.conftest import HYDRA_14, run
 from tests.test_main_job import BOUNDED_LR
 
+pytestmark = pytest.mark.slow  # Optuna sweeps in subprocesses; Keras and Lightning side by side
+
 
 def _optuna_sweeper() -> None:
     pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")

@@ -22,6 +22,7 @@ def expected_gammas(finals: list[float]) -> list[float]:
     return sorted((final / 0.1) ** (1 / 10000) for final in finals)
 
 
+@pytest.mark.slow
 def test_joblib_workers_reused_across_batches(tmp_path: Path) -> None:
     """max_batch_size=2 makes the sweeper call the launcher 3 times; loky reuses its workers."""
     app = write_app(tmp_path, RECORD_RESOLVED, {"config.yaml": USER_CONFIG})
@@ -42,6 +43,7 @@ def test_joblib_workers_reused_across_batches(tmp_path: Path) -> None:
     assert len({record["pid"] for record in records}) < len(finals), "loky did not reuse its workers"
 
 
+@pytest.mark.slow
 def test_submitit_local_launcher(user_app: Path, tmp_path: Path) -> None:
     finals = [1e-3, 1e-5]
     run_app(
@@ -58,6 +60,7 @@ def test_submitit_local_launcher(user_app: Path, tmp_path: Path) -> None:
     assert gammas == pytest.approx(expected_gammas(finals), rel=1e-15)
 
 
+@pytest.mark.slow
 def test_explicit_registration_and_plugin_in_one_process(tmp_path: Path) -> None:
     """A user who also calls register_resolvers() (before and inside the app) gets no error or warning."""
     body = "import bounded_lr_resolver\nbounded_lr_resolver.register_resolvers()\n" + PRINT_RESOLVED

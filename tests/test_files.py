@@ -52,6 +52,7 @@ BIG = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("size", "lost"),
     [
@@ -75,6 +76,7 @@ def test_full_disk_keeps_the_old_files_and_fails_the_main_job(tmp_path: Path, si
         assert leftovers(job) == []
 
 
+@pytest.mark.slow
 def test_read_only_folder_keeps_the_old_record_and_says_which_file(tmp_path: Path) -> None:
     with tmpfs(tmp_path / "ro", "64k") as folder:
         (folder / "resolved_config.yaml").write_text("complete: true\n")
@@ -103,6 +105,7 @@ atomic_write(Path(sys.argv[1]), write)
 """
 
 
+@pytest.mark.slow
 def test_sigterm_mid_write_leaves_no_partial_file(tmp_path: Path) -> None:
     target = tmp_path / "resolved_config.yaml"
     target.write_text("complete: true\n")
@@ -119,6 +122,7 @@ def test_sigterm_mid_write_leaves_no_partial_file(tmp_path: Path) -> None:
     assert target.read_text() == "complete: true\n"
 
 
+@pytest.mark.slow
 def test_a_handler_someone_else_installed_is_left_alone(tmp_path: Path) -> None:
     code = (
         "import signal\nfrom pathlib import Path\nfrom bounded_lr_resolver.files import atomic_write_text\n"

@@ -57,6 +57,7 @@ def user_app(tmp_path: Path) -> Path:
     return write_app(tmp_path, PRINT_RESOLVED, {"config.yaml": USER_CONFIG})
 
 
+@pytest.mark.slow
 def test_user_app_reproduces_the_seed_example(user_app: Path) -> None:
     [cfg] = resolved(run_app(user_app).stdout)
     assert abs(cfg["lit"]["gamma"] - SEED_GAMMA) < 1e-12  # type: ignore[index]
@@ -66,11 +67,13 @@ def test_user_app_reproduces_the_seed_example(user_app: Path) -> None:
     assert cfg["sched"]["step_size"] == 100  # type: ignore[index]
 
 
+@pytest.mark.slow
 def test_cli_override_rederives_gamma(user_app: Path) -> None:
     [cfg] = resolved(run_app(user_app, "sched.final_lr=1e-5").stdout)
     assert abs(cfg["sched"]["gamma"] - (1e-4) ** (1 / 10000)) < 1e-15  # type: ignore[index]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("launcher", ["basic", "joblib"])
 def test_multirun_over_final_lr(tmp_path: Path, launcher: str) -> None:
     app = write_app(tmp_path, RECORD_RESOLVED, {"config.yaml": USER_CONFIG})
@@ -106,6 +109,7 @@ print("RESULT", type(scheduler).__name__, lrs[-2], lrs[-1], sum(b < a for a, b i
 SHIPPED_STEP = "defaults:\n  - bounded_lr@scheduler: step\n  - _self_\n"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("group", "overrides", "last_two", "decays"),
     [
@@ -153,6 +157,7 @@ def test_shipped_group_through_defaults(
     assert int(count) == decays
 
 
+@pytest.mark.slow
 def test_cfg_job_resolve_shows_derived_values(tmp_path: Path) -> None:
     app = write_app(tmp_path, "pass", {"config.yaml": SHIPPED_STEP})
     output = run_app(app, "--cfg", "job", "--resolve").stdout
@@ -161,6 +166,7 @@ def test_cfg_job_resolve_shows_derived_values(tmp_path: Path) -> None:
     assert "_target_: bounded_lr_resolver.build_scheduler" in output
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("override", "message"),
     [
@@ -264,7 +270,8 @@ def test_every_shipped_option_is_its_declaration(name: str) -> None:
     for key, value in declared.items():
         assert node[key] == value, key
     assert not any(isinstance(value, list) for key, value in node.items() if key != "phases")
-    call_only = {"_target_", "on_resume_change", "expected_max_steps", "gamma", "step_size"}
+    call_only = {"_target_", "on_resume_change", "branch_of_branch", "expected_max_steps"}
+    call_only |= {"gamma", "step_size"}
     assert set(node) - call_only <= set(SCHEDULE_FIELDS)
     assert node["expected_max_steps"] is None
     registered = OmegaConf.structured(schema.schema(name))
@@ -300,6 +307,7 @@ print("RESULT", __import__("json").dumps([list(cfg.boundaries), list(cfg["values
 """
 
 
+@pytest.mark.slow
 def test_list_resolvers_resolve_everywhere_in_untyped_keys(tmp_path: Path) -> None:
     """--cfg job --resolve, OmegaConf.resolve, to_yaml(resolve=True) and instantiate, on both stacks.
 
@@ -322,6 +330,7 @@ def test_list_resolvers_resolve_everywhere_in_untyped_keys(tmp_path: Path) -> No
     assert after_12 == pytest.approx(1e-4, rel=1e-12)
 
 
+@pytest.mark.slow
 def test_group_placed_anywhere_with_a_package(tmp_path: Path) -> None:
     """The README's placements: at the top, inside a model config, and switched from the CLI."""
     configs = {
@@ -396,6 +405,7 @@ def test_every_shipped_option_combination_composes_and_runs(
     assert scheduler.schedules[0].kind == kind
 
 
+@pytest.mark.slow
 def test_a_record_that_cannot_be_written_is_named_in_a_users_app(tmp_path: Path) -> None:
     """In your own app the callback cannot know whether the job will read the bad key (this one never
     does, and exits 0): its log line says which file is missing and where the config does not resolve.

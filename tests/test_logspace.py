@@ -78,6 +78,7 @@ def test_bad_arguments(args: tuple[object, ...], error: type[Exception], message
     assert str(caught.value) == message
 
 
+@pytest.mark.slow
 def test_a_log_spaced_multirun(tmp_path: Path) -> None:
     body = "print('RESULT', __import__('json').dumps({'i': cfg.i, 'final_lr': cfg.scheduler.final_lr}))"
     config = (

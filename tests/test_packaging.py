@@ -17,6 +17,8 @@ import pytest
 
 from tests.conftest import MAIN_KWARGS, run
 
+pytestmark = pytest.mark.slow  # wheels built and installed into fresh venvs
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -178,7 +180,6 @@ def base_venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return venv
 
 
-@pytest.mark.slow
 def test_a_base_install_composes_everything_without_torch_numpy_matplotlib(
     base_venv: Path, tmp_path: Path
 ) -> None:
@@ -203,7 +204,6 @@ def test_a_base_install_composes_everything_without_torch_numpy_matplotlib(
     )
 
 
-@pytest.mark.slow
 def test_a_base_install_runs_a_users_sweep_and_names_the_extras(base_venv: Path, tmp_path: Path) -> None:
     """A user's app with our callbacks: records and the report's table; the PNG and the main job say
     which extra they need."""

@@ -19,6 +19,7 @@ def test_plugin_is_discovered() -> None:
     assert "BoundedLRSearchPathPlugin" in names
 
 
+@pytest.mark.slow
 def test_scanning_plugins_imports_neither_torch_nor_numpy(tmp_path: Path) -> None:
     code = (
         "import sys\n"
@@ -40,13 +41,14 @@ def test_rescans_are_safe(capfd: pytest.CaptureFixture[str]) -> None:
     for _ in range(3):
         Singleton.set_state(Singleton.get_state())
         Plugins.instance()
-        Singleton._instances.pop(Plugins, None)  # force a fresh scan next time
+        Singleton._instances.pop(Plugins, None)  # noqa: SLF001 - a fresh scan: Hydra has no public reset
         Plugins.instance()
     assert OmegaConf.create({"g": "${lr_step:1e6,1e4}"}).g == 100
     printed = capfd.readouterr()
     assert "warn" not in (printed.out + printed.err).lower()
 
 
+@pytest.mark.slow
 def test_user_resolver_registered_first_is_kept_with_a_warning(tmp_path: Path) -> None:
     app = write_app(
         tmp_path,
@@ -69,6 +71,7 @@ def test_user_resolver_registered_first_is_kept_with_a_warning(tmp_path: Path) -
     assert "kept the resolvers ['lr_gamma'] that were registered before this plugin loaded" in output
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "module", ["bounded_lr_resolver.bounds", "bounded_lr_resolver.resolvers", "bounded_lr_resolver"]
 )

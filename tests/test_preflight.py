@@ -33,6 +33,7 @@ def app(tmp_path: Path) -> Path:
     return made
 
 
+@pytest.mark.slow
 def test_a_bad_job_stops_the_sweep_before_anything_runs(tmp_path: Path) -> None:
     sweep = tmp_path / "sweep"
     args = ["-m", f"hydra.sweep.dir={sweep}", "scheduler.final_lr=1e-3,0.5,1e-5", "scheduler.n_updates=3,200"]
@@ -57,6 +58,7 @@ def test_a_bad_job_stops_the_sweep_before_anything_runs(tmp_path: Path) -> None:
     ), lines
 
 
+@pytest.mark.slow
 def test_a_good_sweep_runs_as_before(tmp_path: Path) -> None:
     sweep = tmp_path / "sweep"
     result = run_app(app(tmp_path), "-m", f"hydra.sweep.dir={sweep}", "scheduler.final_lr=1e-3,1e-5")
@@ -64,6 +66,7 @@ def test_a_good_sweep_runs_as_before(tmp_path: Path) -> None:
     assert (sweep / "sweep_report.csv").is_file()
 
 
+@pytest.mark.slow
 def test_the_main_job_checks_its_sweeps(tmp_path: Path) -> None:
     args = [
         BOUNDED_LR,
@@ -78,6 +81,7 @@ def test_the_main_job_checks_its_sweeps(tmp_path: Path) -> None:
     assert not (tmp_path / "sweep").exists()
 
 
+@pytest.mark.slow
 def test_a_hundred_job_logspace_sweep_is_checked_from_one_compose(tmp_path: Path) -> None:
     """The README's log-spaced sweep: +i over range(100); the jobs above initial_lr are bad, exactly them."""
     sweep = tmp_path / "sweep"
@@ -100,6 +104,7 @@ def test_a_hundred_job_logspace_sweep_is_checked_from_one_compose(tmp_path: Path
     assert bad == [str(i) for i in range(87, 100)]  # 10**(-6 + 5.699 * i / 99) > 0.1 from i = 87 on
 
 
+@pytest.mark.slow
 def test_group_choices_and_values_mixed(tmp_path: Path) -> None:
     """A config group switch composes each option once; the values are checked on each."""
     sweep = tmp_path / "sweep"
@@ -150,6 +155,7 @@ def test_a_glob_sweep_over_the_options_is_checked_and_runs(tmp_path: Path) -> No
     assert "SweepPreflight: 2 of 2 jobs are bad; nothing was launched." in bad.stderr
 
 
+@pytest.mark.slow
 def test_the_table_shows_only_what_tells_the_jobs_apart(tmp_path: Path) -> None:
     """Overrides every job shares (a template's experiment, paths) were repeated on every row, so the
     error started hundreds of characters in; only the swept ones are shown."""
@@ -183,6 +189,7 @@ def test_shared_overrides(jobs: list[list[str]], common: set[str]) -> None:
     assert shared(jobs) == common
 
 
+@pytest.mark.slow
 def test_the_main_jobs_own_keys_are_checked_before_its_sweep_launches(tmp_path: Path) -> None:
     args = [
         BOUNDED_LR,

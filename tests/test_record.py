@@ -148,13 +148,13 @@ def test_a_replaced_builtin_is_not_trusted(environment: list[str], tmp_path: Pat
 
 
 def test_the_resolver_registry_is_left_exactly_as_it_was(environment: list[str]) -> None:
-    before = dict(BaseContainer._resolvers)
+    before = dict(BaseContainer._resolvers)  # noqa: SLF001 - exactly as it was: no public getter
     resolved_record(OmegaConf.create(RAW))
-    assert BaseContainer._resolvers == before
+    assert BaseContainer._resolvers == before  # noqa: SLF001
     with pytest.raises(InterpolationKeyError):  # a real error in the config: raised, registry restored
         resolved_record(OmegaConf.create({**RAW, "bad": "${no.such.key}"}))
-    assert BaseContainer._resolvers == before
-    assert all(BaseContainer._resolvers[name] is wrapper for name, wrapper in before.items())
+    assert BaseContainer._resolvers == before  # noqa: SLF001
+    assert all(BaseContainer._resolvers[name] is wrapper for name, wrapper in before.items())  # noqa: SLF001
 
 
 USER_APP = """\
@@ -179,6 +179,7 @@ hydra:
 """
 
 
+@pytest.mark.slow
 def test_users_app_record_has_no_secret(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     app = write_app(tmp_path, "print('ran')", {"config.yaml": USER_APP})
     own = (  # the app's own resolver that reads the environment, registered as the stack wants

@@ -26,6 +26,7 @@ TRAIN = [
 ]
 
 
+@pytest.mark.slow
 def test_train_task_logs_lr_and_loss_per_step(tmp_path: Path) -> None:
     output = run([BOUNDED_LR, f"hydra.run.dir={tmp_path}", *TRAIN], cwd=tmp_path).stdout
     assert "trained 400 steps; the LR of each: every LR equals the closed form" in output
@@ -41,6 +42,7 @@ def test_train_task_logs_lr_and_loss_per_step(tmp_path: Path) -> None:
     assert f"final loss   {final:.6g}" in output
 
 
+@pytest.mark.slow
 def test_train_progress_bar_shows_loss_and_lr(tmp_path: Path) -> None:
     result = run([BOUNDED_LR, f"hydra.run.dir={tmp_path}", *TRAIN[:1], *TRAIN[2:]], cwd=tmp_path)
     assert "train: 100%" in result.stderr
@@ -48,6 +50,7 @@ def test_train_progress_bar_shows_loss_and_lr(tmp_path: Path) -> None:
     assert "lr=" in result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("launcher", ["basic", "joblib"])
 def test_sweep_report_over_final_lr(tmp_path: Path, launcher: str) -> None:
     args = [
@@ -90,6 +93,7 @@ hydra:
 """
 
 
+@pytest.mark.slow
 def test_callbacks_in_a_users_own_app(tmp_path: Path) -> None:
     app = write_app(tmp_path, "print('job ran')", {"config.yaml": USER_CALLBACKS})
     source = app.read_text()  # the one documented line for hydra-core 1.4's callback warning
@@ -173,6 +177,7 @@ CORRUPTIONS = {
 }
 
 
+@pytest.mark.slow
 def test_one_bad_job_file_never_kills_the_report(tmp_path: Path) -> None:
     """Each job's files damaged in another way; every job is still a row that says what is wrong,
     and every later job is still reported as it ran (none is cut off as NOT STARTED)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from itertools import pairwise
+from typing import Any
 
 import numpy as np
 import pytest
@@ -13,9 +14,8 @@ from omegaconf import ListConfig, OmegaConf
 from omegaconf.basecontainer import BaseContainer
 from omegaconf.errors import InterpolationResolutionError, InterpolationToMissingValueError
 
-from bounded_lr_resolver import register_resolvers, resolvers
+from bounded_lr_resolver import _compat, register_resolvers, resolvers
 from bounded_lr_resolver.errors import BoundedLRError, ResolverConflictError
-from bounded_lr_resolver.resolvers import RESOLVERS
 from tests.conftest import ANYTHING, register_foreign
 from tests.strategies import REACH_ZERO_KINDS
 
@@ -189,21 +189,33 @@ def test_foreign_resolver_is_never_replaced_silently() -> None:
 
 
 @pytest.mark.usefixtures("clean_resolvers")
-def test_registering_again_leaves_the_registry_untouched() -> None:
+def test_registering_again_leaves_the_registry_untouched(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The second call registers nothing: OmegaConf's registration calls (run as usual) are counted."""
     register_resolvers()
-    before = {name: OmegaConf._get_resolver(name) for name in RESOLVERS}
+    bound: list[str] = []
+    for api in ("register_resolver", "register_new_resolver"):
+        original = getattr(OmegaConf, api)
+
+        def counted(name: str, *args: object, _original: Any = original, **kwargs: object) -> object:
+            bound.append(name)
+            return _original(name, *args, **kwargs)
+
+        monkeypatch.setattr(OmegaConf, api, counted)
     assert register_resolvers() == []
-    assert {name: OmegaConf._get_resolver(name) for name in RESOLVERS} == before
+    assert bound == []
+    OmegaConf.clear_resolver("lr_gamma")
+    assert register_resolvers() == []
+    assert bound == ["lr_gamma"]  # what is missing is registered, and counted
 
 
 @pytest.mark.usefixtures("clean_resolvers")
 def test_an_entry_written_straight_into_the_registry_is_foreign() -> None:
     """Another library that bypasses OmegaConf's API still keeps its name (no closure to unwrap)."""
-    BaseContainer._resolvers["blr.ratio"] = len
+    BaseContainer._resolvers["blr.ratio"] = len  # noqa: SLF001 - what such a library does
     with pytest.raises(ResolverConflictError, match=r"resolver names \['blr.ratio'\] must be free or ours"):
         register_resolvers()
     assert register_resolvers(on_conflict="skip") == ["blr.ratio"]
-    assert BaseContainer._resolvers["blr.ratio"] is len
+    assert _compat.registered_function("blr.ratio") is len
 
 
 @pytest.mark.usefixtures("registered")
@@ -213,7 +225,7 @@ def test_list_resolvers_resolve_in_place_in_an_untyped_config(key: str) -> None:
     cfg = OmegaConf.create({"m": "${blr.milestones:10,3}", "v": "${blr.values:1,0.25,2}"})
     OmegaConf.resolve(cfg)
     assert OmegaConf.to_container(cfg)[key] == {"m": [3, 6, 10], "v": [1.0, 0.5, 0.25]}[key]
-    assert isinstance(cfg._get_node(key), ListConfig)
+    assert isinstance(cfg[key], ListConfig)
 
 
 def test_list_wrappers_return_a_plain_list_for_a_typed_list_field() -> None:

@@ -152,7 +152,8 @@ RULES = [
         BoundsError,
         "build_scheduler: initial_lr must be the optimizer's (largest param group's) lr, got initial_lr=0.1, "
         "optimizer lrs=[0.10000000000100001]. Build the optimizer with lr=initial_lr (in a config, lr: "
-        "${<the scheduler node's key>.initial_lr}), or give per-group lists: initial_lr=[...], final_lr=[...]",
+        "${<the scheduler node's key>.initial_lr}), or give per-group lists: initial_lr=[...], "
+        "final_lr=[...]",
         id="float-lr-tolerance",
     ),
     pytest.param(
@@ -349,11 +350,11 @@ def test_last_epoch_and_step_epoch_follow_torch() -> None:
             for o, scheduler in ((optimizer, ours), (torch_optimizer, theirs)):
                 o.step()
                 scheduler.step(epoch)
-        assert (ours.last_epoch, ours._step_count) == (theirs.last_epoch, theirs._step_count), epoch
+        assert (ours.last_epoch, ours._step_count) == (theirs.last_epoch, theirs._step_count), epoch  # noqa: SLF001 - torch's fields, side by side
         ours_lr, torch_lr = optimizer.param_groups[0]["lr"], torch_optimizer.param_groups[0]["lr"]
         assert ours_lr == pytest.approx(torch_lr, rel=1e-15)
-        assert ours._last_lr == pytest.approx(theirs._last_lr, rel=1e-15)
-        assert ours.get_lr() == pytest.approx(theirs._get_closed_form_lr(), rel=1e-15)  # at last_epoch
+        assert ours._last_lr == pytest.approx(theirs._last_lr, rel=1e-15)  # noqa: SLF001 - what tutorials read
+        assert ours.get_lr() == pytest.approx(theirs._get_closed_form_lr(), rel=1e-15)  # noqa: SLF001 - torch's closed form at last_epoch
         assert ours.state_dict()["_step_count"] == theirs.state_dict()["_step_count"]
 
 

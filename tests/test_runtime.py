@@ -363,11 +363,11 @@ def test_bad_checkpoint_is_refused_before_anything_changes(
     for _ in range(3):
         optimizer.step()
         scheduler.step()
-    before = (scheduler.last_epoch, scheduler._step_count, lrs(optimizer))
+    before = (scheduler.last_epoch, scheduler._step_count, lrs(optimizer))  # noqa: SLF001 - torch's step count, saved
     with pytest.raises(error) as caught:
         scheduler.load_state_dict(state)
     assert str(caught.value) == message
-    assert (scheduler.last_epoch, scheduler._step_count, lrs(optimizer)) == before
+    assert (scheduler.last_epoch, scheduler._step_count, lrs(optimizer)) == before  # noqa: SLF001
     optimizer.step()
     scheduler.step()  # still usable
     assert scheduler.last_epoch == 4

@@ -175,6 +175,7 @@ def test_warmup_then_bounded_decay() -> None:
     assert sum(b < a for a, b in pairwise(lrs[10:])) == 2
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::bounded_lr_resolver.errors.StepCountWarning")  # one optimizer.step()
 @pytest.mark.parametrize("kind", ["step", "multistep", "exponential"])
 def test_tensor_lr_has_no_drift(kind: str) -> None:
@@ -196,6 +197,7 @@ def test_tensor_lr_has_no_drift(kind: str) -> None:
     assert abs(float(lr_tensor) - 1e-4) / 1e-4 <= 2e-7
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::bounded_lr_resolver.errors.StepCountWarning")  # one optimizer.step()
 def test_torch_chained_tensor_lr_drifts_where_ours_does_not() -> None:
     """The problem we solve, measured side by side: the same fp32 tensor LR, 10**5 exponential decays."""
@@ -245,7 +247,8 @@ FACTORY_BAD = [
         BoundsError,
         "build_scheduler: initial_lr must be the optimizer's (largest param group's) lr, got "
         "initial_lr=0.2, optimizer lrs=[0.1]. Build the optimizer with lr=initial_lr (in a config, lr: "
-        "${<the scheduler node's key>.initial_lr}), or give per-group lists: initial_lr=[...], final_lr=[...]",
+        "${<the scheduler node's key>.initial_lr}), or give per-group lists: initial_lr=[...], "
+        "final_lr=[...]",
         id="optimizer-lr-contradicts-config",
     ),
     pytest.param(

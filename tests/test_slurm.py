@@ -23,6 +23,8 @@ from tests import slurm
 from tests.conftest import write_app
 from tests.test_main_job import BOUNDED_LR
 
+pytestmark = pytest.mark.slow  # a real SLURM cluster
+
 LAUNCHER = [
     "hydra/launcher=submitit_slurm",
     "hydra.launcher.timeout_min=5",

@@ -53,6 +53,7 @@ def report(sweep: Path) -> dict[str, dict[str, str]]:
         return {row["job"]: row for row in csv.DictReader(stream)}
 
 
+@pytest.mark.slow
 def test_rerun_into_the_same_folder_reports_only_this_sweep(tmp_path: Path) -> None:
     made, sweep = app(tmp_path), tmp_path / "sweep"
     run_app(made, "-m", f"hydra.sweep.dir={sweep}", "scheduler.final_lr=1e-2,5e-3,2e-3")
@@ -67,6 +68,7 @@ def test_rerun_into_the_same_folder_reports_only_this_sweep(tmp_path: Path) -> N
     assert [row["status"] for row in rows.values()] == ["COMPLETED", "COMPLETED"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("launcher", ["basic", "joblib"])
 def test_failed_job_is_reported_failed_and_the_others_still_get_a_report(
     tmp_path: Path, launcher: str
@@ -94,6 +96,7 @@ def test_failed_job_is_reported_failed_and_the_others_still_get_a_report(
     assert "| 1 | scheduler.final_lr=0.0001 |" in (sweep / "sweep_report.md").read_text()
 
 
+@pytest.mark.slow
 def test_a_second_sweep_into_the_same_folder_is_called_out(tmp_path: Path) -> None:
     """A live sweep (here: this test's own process) is recorded in the folder; a new one says so."""
     made, sweep = app(tmp_path), tmp_path / "sweep"
@@ -117,6 +120,7 @@ def test_a_second_sweep_into_the_same_folder_is_called_out(tmp_path: Path) -> No
     assert list(report(sweep)) == ["0"]
 
 
+@pytest.mark.slow
 def test_a_sweep_over_the_shapes_is_reported_with_their_parameters(tmp_path: Path) -> None:
     """Every kind in one sweep (switching the shipped option): each row names its kind and shape."""
     config = CALLBACKS.replace("  n_updates: 3\n", "")  # a shape has no n_updates: its schema refuses one
@@ -148,6 +152,7 @@ def test_a_sweep_over_the_shapes_is_reported_with_their_parameters(tmp_path: Pat
     assert float(rows["2"]["gamma"]) == pytest.approx(0.1 ** (1 / 10000), rel=1e-15)
 
 
+@pytest.mark.slow
 def test_a_report_file_that_cannot_be_written_fails_the_main_job(tmp_path: Path) -> None:
     """A directory named sweep_report.md in the way: exit 1 naming it; the other files are written."""
     from tests.test_main_job import BOUNDED_LR
@@ -167,6 +172,7 @@ def test_a_report_file_that_cannot_be_written_fails_the_main_job(tmp_path: Path)
     assert (sweep / "sweep_report.png").read_bytes().startswith(b"\x89PNG")
 
 
+@pytest.mark.slow
 def test_a_report_file_that_cannot_be_written_is_named_in_a_users_log(tmp_path: Path) -> None:
     made, sweep = app(tmp_path), tmp_path / "sweep"
     (sweep / "sweep_report.md").mkdir(parents=True)
@@ -210,7 +216,7 @@ def _one_job(tmp_path: Path, **fields: object) -> tuple[str, dict[str, str]]:
 
 
 def _md_row(error: str) -> str:
-    return "| " + " | ".join(["0", *[""] * 13, "COMPLETED", error, ""]) + " |"
+    return "| " + " | ".join(["0", *[""] * 16, "COMPLETED", error, ""]) + " |"
 
 
 @pytest.mark.parametrize(
@@ -275,6 +281,7 @@ def test_the_legend_and_table_show_only_what_differs(
     assert swept([{"overrides": item} for item in overrides]) == (shared, own)
 
 
+@pytest.mark.slow
 def test_html_and_formulas_in_a_sweeps_overrides_are_neutralised(tmp_path: Path) -> None:
     made, sweep = app(tmp_path), tmp_path / "sweep"
     notes = "+note='<img src=x onerror=alert(1)>','=1+1'"

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import torch
+from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from bounded_lr_resolver import BoundedLR, instantiate_trusted, trust_our_callbacks
@@ -118,12 +119,13 @@ def test_allow_extends_the_list_and_our_target_runs() -> None:
 
 
 def _whitelist_warning(target: str) -> list[str]:
-    from hydra._internal.instantiate._instantiate2 import _warn_legacy_execution_whitelist  # type: ignore[attr-defined]
+    """What Hydra warns when it instantiates ``target`` without a whitelist, after trust_our_callbacks().
 
+    ``_partial_`` makes Hydra locate the target (and warn) without calling it."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         trust_our_callbacks()
-        _warn_legacy_execution_whitelist(target)
+        instantiate({"_target_": target, "_partial_": True})
     return [str(warning.message) for warning in caught]
 
 
@@ -133,9 +135,10 @@ def _whitelist_warning(target: str) -> list[str]:
     [
         *[pytest.param(name, True, id=name.rsplit(".", 1)[1]) for name in TRUSTED_CALLBACKS],
         pytest.param("bounded_lr_resolver.callbacks.OmegaConf.save", False, id="imported-name"),
-        pytest.param("bounded_lr_resolver.callbacks.SweepReportEvil", False, id="longer-name"),
-        pytest.param("bounded_lr_resolver.callbacks.json.loads", False, id="module-attribute"),
-        pytest.param("my_app.Callback", False, id="foreign"),
+        pytest.param("bounded_lr_resolver.callbacks.SweepReport.on_multirun_end", False, id="longer-name"),
+        pytest.param("bounded_lr_resolver.callbacks.logging.getLogger", False, id="module-attribute"),
+        pytest.param("bounded_lr_resolver.preflight.SweepPreflight", False, id="same-class-other-name"),
+        pytest.param("collections.OrderedDict", False, id="foreign"),
     ],
 )
 def test_trust_our_callbacks_trusts_exact_names_only(target: str, silenced: bool) -> None:
