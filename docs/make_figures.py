@@ -1,4 +1,4 @@
-"""Draw the README's figures from the closed form: ``python docs/make_figures.py``."""
+"""Draw the figures of the docs (docs/*.png) from the closed form: ``python docs/make_figures.py``."""
 
 from __future__ import annotations
 

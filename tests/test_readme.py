@@ -1,4 +1,5 @@
-"""The README tells the truth: its install commands work from a checkout, its claims match torch."""
+"""The README and the docs tell the truth: their install commands work from a checkout, their claims
+match torch and Hydra. (Their code blocks run in tests/test_docs.py.)"""
 
 from __future__ import annotations
 
@@ -12,16 +13,19 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
+PAGES = {page.name: page.read_text(encoding="utf-8") for page in sorted((ROOT / "docs").glob("*.md"))}
+ALL = "\n".join([README, *PAGES.values()])
 EXTRAS = set(metadata("bounded-lr-resolver").get_all("Provides-Extra") or ())
 PUBLISHED = {"hydra-submitit-launcher", "hydra-ray-launcher", "hydra-joblib-launcher", "hydra-optuna-sweeper"}
 
 
 def _install_commands() -> list[str]:
-    return [match.strip() for match in re.findall(r"pip install ([^`\n&]+)", README)]
+    return sorted({match.strip() for match in re.findall(r"pip install ([^`\n&]+)", ALL)})
 
 
-def test_readme_has_install_commands() -> None:
+def test_readme_and_docs_have_install_commands() -> None:
     assert len(_install_commands()) >= 5
+    assert any("-e" in command for command in re.findall(r"pip install ([^`\n&]+)", README))
 
 
 @pytest.mark.parametrize("command", _install_commands())
@@ -87,4 +91,11 @@ def test_quoted_number_is_converted_by_the_typed_group_as_the_readme_says(tmp_pa
             compose("config", overrides=["scheduler.final_lr=abc"])
         assert isinstance(caught.value.__cause__, ValidationError)
         assert "Value 'abc' of type 'str' could not be converted to Float" in str(caught.value.__cause__)
-    assert "`scheduler.final_lr='1e-4'` gives the float `1e-4`" in README
+    assert "`scheduler.final_lr='1e-4'` gives the float `1e-4`" in PAGES["factory.md"]
+
+
+def test_the_docs_call_hydras_partial_what_it_is() -> None:
+    """tests/test_factory.py: instantiate returns Hydra's own subclass of functools.partial."""
+    durations = " ".join(PAGES["durations.md"].split())
+    assert "hands it back as its own subclass of `functools.partial`" in durations
+    assert "plain `functools.partial`" not in " ".join(ALL.split())
