@@ -67,7 +67,6 @@ def _resume(path: str, model: Any, optimizer: Any, scheduler: BoundedLR) -> int:
 
     data = load_checkpoint(path, JOB, "resume_from")  # plain data only (weights_only)
     state = scheduler_state(data, JOB, "resume_from", path)
-    scheduler.load_state_dict(state)  # first: a refused resume changes nothing
     if not (isinstance(data, dict) and {"model", "optimizer"} <= set(data)):
         raise bad_value(
             JOB,
@@ -77,7 +76,9 @@ def _resume(path: str, model: Any, optimizer: Any, scheduler: BoundedLR) -> int:
         )
     model.load_state_dict(data["model"])
     optimizer.load_state_dict(data["optimizer"])
-    scheduler.load_state_dict(state)  # the optimizer's restore wrote its own LRs: the plan's again
+    # last: it rewrites the optimizer's LRs for the restored step; a refused resume ends the job
+    # before a step is trained or a file written
+    scheduler.load_state_dict(state)
     return scheduler.last_epoch
 
 
